@@ -1,0 +1,96 @@
+"""flask commands: create-user, demo-data, worker, check-settings, dev."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from . import config as settings
+from . import scheduler, staff
+from .errors import DomainError
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--role", type=click.Choice([r.value for r in staff.Role]), default="editor",
+              show_default=True)
+@with_appcontext
+def create_user_command(email: str, role: str) -> None:
+    """Create an ops user. The password comes from STATUSPAGE_PASSWORD or a prompt."""
+    password = os.environ.get("STATUSPAGE_PASSWORD")
+    if not password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = staff.create_user(email, password, role=role, actor="cli")
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Created {user.role} {user.email}.")
+
+
+@click.command("demo-data")
+@click.option("--login-password", envvar="STATUSPAGE_DEMO_PASSWORD", default=None,
+              help="Password of the demo ops login (random unless given).")
+@with_appcontext
+def demo_data_command(login_password: str | None) -> None:
+    """Fill an empty database with a believable demo page; does nothing the second time."""
+    from . import demo
+
+    result = demo.load(login_password=login_password or secrets.token_urlsafe(9))
+    if result.created:
+        click.echo("Demo data loaded.")
+        click.echo(f"Demo ops login: {result.email} / {result.password}  "
+                   "(open /admin to sign in)")
+    else:
+        click.echo("The database already has data; demo data left as it is.")
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run every job once and exit.")
+@with_appcontext
+def worker_command(once: bool) -> None:
+    """Run the scheduler's jobs (maintenance transitions, notifications)."""
+    app = current_app._get_current_object()
+    if once:
+        scheduler.run_once(app)
+        return
+    click.echo(f"Worker running {len(scheduler.JOBS)} jobs; Ctrl+C stops it.")
+    scheduler.run_forever(app)
+
+
+@click.command("check-settings")
+@with_appcontext
+def check_settings_command() -> None:
+    """Print the effective settings (secrets hidden) and fail if one is unusable."""
+    for setting in settings.SETTINGS:
+        value = current_app.config.get(setting.key)
+        if value and setting.env in {"SECRET_KEY", "MAIL_PASSWORD"}:
+            value = "(set)"
+        click.echo(f"{setting.env} = {value!r}")
+
+
+@click.command("dev")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--reload/--no-reload", default=True, show_default=True)
+def dev_command(host: str, port: int, reload: bool) -> None:
+    """Serve the page for development, with the scheduler in this process."""
+    from werkzeug.serving import run_simple
+
+    from . import create_app
+
+    app = create_app({"SCHEDULER_IN_PROCESS": True})
+    # Under the reloader the parent only watches files; the child serves and runs the jobs.
+    if not reload or os.environ.get("WERKZEUG_RUN_MAIN") == "true":
+        scheduler.start_in_background(app)
+    run_simple(host, port, app, use_reloader=reload, use_debugger=False, threaded=True)
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands."""
+    for command in (create_user_command, demo_data_command, worker_command,
+                    check_settings_command, dev_command):
+        app.cli.add_command(command)

@@ -1,0 +1,112 @@
+"""Settings: documented defaults, read from the environment, parsed strictly.
+
+Every setting is listed once in ``SETTINGS`` with its default and meaning; the README's
+configuration table is written from the same list. A bad value stops start-up with a message
+that names the variable, instead of surfacing later as a confusing failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting in the environment has a value that cannot be used."""
+
+
+def parse_bool(raw: str) -> bool:
+    """Read yes/no spellings; anything else is an error rather than a silent False."""
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def parse_int(raw: str) -> int:
+    """Read a non-negative whole number."""
+    value = int(raw.strip())
+    if value < 0:
+        raise ValueError(f"expected a number >= 0, got {raw!r}")
+    return value
+
+
+def parse_database_url(raw: str) -> str:
+    """Accept the URLs hosting platforms hand out and point them at psycopg 3."""
+    url = raw.strip()
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if not url:
+        raise ValueError("must not be empty")
+    return url
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    key: str
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SECRET_KEY", "SECRET_KEY", None, str,
+            "Signs sessions, CSRF tokens and subscriber links. Required outside development."),
+    Setting("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", "sqlite:///statuspage.db",
+            parse_database_url,
+            "SQLAlchemy URL; `postgres://` URLs are accepted. The default SQLite file lives in "
+            "`instance/`."),
+    Setting("BASE_URL", "BASE_URL", "http://127.0.0.1:5000", str,
+            "Public address of the page, used in emails, feeds and API links."),
+    Setting("MAIL_SERVER", "MAIL_SERVER", "127.0.0.1", str, "SMTP relay host."),
+    Setting("MAIL_PORT", "MAIL_PORT", 1025, parse_int, "SMTP relay port."),
+    Setting("MAIL_USE_TLS", "MAIL_USE_TLS", False, parse_bool, "Use STARTTLS."),
+    Setting("MAIL_USE_SSL", "MAIL_USE_SSL", False, parse_bool, "Use implicit TLS."),
+    Setting("MAIL_USERNAME", "MAIL_USERNAME", None, str, "SMTP user name, if the relay needs one."),
+    Setting("MAIL_PASSWORD", "MAIL_PASSWORD", None, str, "SMTP password."),
+    Setting("MAIL_DEFAULT_SENDER", "MAIL_DEFAULT_SENDER", "status@localhost", str,
+            "From address of every email."),
+    Setting("SCHEDULER_IN_PROCESS", "SCHEDULER_IN_PROCESS", False, parse_bool,
+            "Run the scheduler inside the web process (development); production runs "
+            "`flask --app wsgi worker`."),
+    Setting("DEV_MAIL_CATCHER", "DEV_MAIL_CATCHER", False, parse_bool,
+            "Start a local SMTP catcher on MAIL_SERVER:MAIL_PORT and show caught mail in the "
+            "admin (development only)."),
+    Setting("PAGE_CACHE_SECONDS", "PAGE_CACHE_SECONDS", 10, parse_int,
+            "`Cache-Control: max-age` of public pages and feeds."),
+    Setting("HISTORY_PAGE_SIZE", "HISTORY_PAGE_SIZE", 3, parse_int,
+            "Months of incidents shown per page of /history."),
+)
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the settings read from ``environ`` (default: the process environment)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env)
+        if raw is None:
+            values[setting.key] = setting.default
+            continue
+        try:
+            values[setting.key] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.env}: {exc}") from None
+    return values
+
+
+def check(config: Mapping[str, Any]) -> None:
+    """Refuse combinations that cannot work, before anything is served."""
+    if not config.get("SECRET_KEY") and not (config.get("DEBUG") or config.get("TESTING")):
+        raise ConfigError(
+            "SECRET_KEY is not set. Set it to a long random value, e.g. "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+        )
+    if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
+        raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL cannot both be true.")

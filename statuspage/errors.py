@@ -1,0 +1,46 @@
+"""Domain errors that every room raises and every view knows how to answer."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of the errors an operation raises for a request it refuses."""
+
+    status_code = 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ValidationError(DomainError):
+    """Input that breaks a rule: the message says which field and why."""
+
+    status_code = 422
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist."""
+
+    status_code = 404
+
+
+class Conflict(DomainError):
+    """The request is valid but the current state forbids it."""
+
+    status_code = 409
+
+
+def require_text(value: str | None, field: str, *, max_length: int, required: bool = True) -> str:
+    """Strip ``value`` and check that it is present (if required) and not too long."""
+    text = (value or "").strip()
+    if required and not text:
+        raise ValidationError(f"{field.replace('_', ' ').capitalize()} must not be empty.", field)
+    if len(text) > max_length:
+        raise ValidationError(
+            f"{field.replace('_', ' ').capitalize()} must be at most {max_length} characters.",
+            field,
+        )
+    return text
+

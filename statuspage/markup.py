@@ -1,0 +1,34 @@
+"""Markdown to safe HTML: the one function that pages, emails and feeds use."""
+
+from __future__ import annotations
+
+import markdown
+import nh3
+from markupsafe import Markup
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h3", "h4", "h5", "h6", "hr",
+    "i", "li", "ol", "p", "pre", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead",
+    "tr", "ul",
+}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "td": {"align"},
+                      "th": {"align"}}
+
+
+def render_markdown(text: str | None) -> Markup:
+    """Render Markdown and strip everything that could run or restyle the page."""
+    html = markdown.markdown(text or "", extensions=["extra", "sane_lists"],
+                             output_format="html")
+    clean = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    return Markup(clean)
+
+
+def to_plain_text(text: str | None) -> str:
+    """The text of rendered Markdown without tags (for plain-text emails and summaries)."""
+    return nh3.clean(markdown.markdown(text or ""), tags=set()).strip()

@@ -1,0 +1,1 @@
+"""HTTP views: public page, ops console, JSON APIs."""
