@@ -267,6 +267,20 @@ def recent(kind: IncidentKind, limit: int = 50) -> list[Incident]:
     ))
 
 
+def past(kind: IncidentKind, *, page: int = 1, per_page: int = 25
+         ) -> tuple[list[Incident], bool]:
+    """One page of finished incidents (or maintenance), newest first, and whether more exist."""
+    page = max(page, 1)
+    order = Incident.started_at if kind is IncidentKind.INCIDENT else Incident.scheduled_for
+    rows = list(db.session.scalars(
+        sa.select(Incident).options(selectinload(Incident.components))
+        .where(Incident.kind == kind, Incident.status.in_(list(_DONE_STATUSES)))
+        .order_by(order.desc(), Incident.id.desc())
+        .offset((page - 1) * per_page).limit(per_page + 1)
+    ))
+    return rows[:per_page], len(rows) > per_page
+
+
 def between(start: datetime, end: datetime) -> list[Incident]:
     """Incidents started, and maintenance scheduled, in [start, end), newest first.
 
@@ -530,7 +544,9 @@ def update_incident(
         incident.name = require_text(changes["name"], "name", max_length=NAME_MAX)
     if "impact_override" in changes and not incident.is_maintenance:
         incident.impact_override = parse_impact(changes["impact_override"])
-        incident.impact = incident.impact_override or _derived_impact(
+        # Recompute from every status the incident has caused, not from the old value.
+        incident.impact = Impact.NONE
+        incident.impact = _derived_impact(
             incident, (a.new_status for u in incident.updates for a in u.affected))
     incident.updated_at = utcnow()
     _record(actor, "incident.edit", "incident", incident.id, ", ".join(sorted(changes)))

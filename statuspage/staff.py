@@ -117,17 +117,18 @@ def create_user(email: str, password: str, *, role: Role | str = Role.EDITOR,
     return user
 
 
-def update_user(user: User, *, actor_user: User | None = None, actor: str | None = None,
+def update_user(user: User, *, actor: str | None = None,
                 role: Role | str | None = None, active: bool | None = None,
                 password: str | None = None) -> User:
     """Change a user's role, active flag or password; nobody may lock out the last admin."""
+    was_admin = user.is_admin and user.active
     if role is not None:
         user.role = parse_role(role)
     if active is not None:
         user.active = bool(active)
     if password:
         user.password_hash = generate_password_hash(_check_password(password))
-    if not _has_active_admin():
+    if was_admin and not _has_active_admin():
         db.session.rollback()
         raise Conflict("The page needs at least one active admin.", "role")
     _record(actor, "user.update", "user", user.id, user.email)
@@ -137,9 +138,10 @@ def update_user(user: User, *, actor_user: User | None = None, actor: str | None
 
 def delete_user(user: User, *, actor: str | None = None) -> None:
     """Delete a user, unless it is the last active admin."""
+    was_admin = user.is_admin and user.active
     db.session.delete(user)
     db.session.flush()
-    if not _has_active_admin():
+    if was_admin and not _has_active_admin():
         db.session.rollback()
         raise Conflict("The page needs at least one active admin.", "user_id")
     _record(actor, "user.delete", "user", user.id, user.email)

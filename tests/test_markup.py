@@ -1,0 +1,38 @@
+"""Markdown renders, and nothing that could run survives."""
+
+from __future__ import annotations
+
+import pytest
+from markupsafe import Markup
+
+from statuspage.markup import render_markdown, to_plain_text
+
+
+def test_markdown_renders_common_formatting():
+    html = render_markdown("**Fixed** the [API](https://example.com)\n\n- one\n- two")
+    assert isinstance(html, Markup)
+    assert "<strong>Fixed</strong>" in html
+    assert '<a href="https://example.com" rel="noopener noreferrer nofollow">API</a>' in html
+    assert "<li>one</li>" in html
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "<script>alert(1)</script>",
+        '<img src=x onerror="alert(1)">',
+        "[click](javascript:alert(1))",
+        '<a href="javascript:alert(1)">x</a>',
+        "<iframe src='https://evil.example'></iframe>",
+        '<p style="position:fixed">x</p>',
+        "<svg onload=alert(1)>",
+    ],
+)
+def test_dangerous_markup_is_removed(attack):
+    html = render_markdown(attack).lower()
+    for needle in ("<script", "onerror", "javascript:", "<iframe", "style=", "onload", "<svg"):
+        assert needle not in html
+
+
+def test_plain_text_has_no_tags():
+    assert to_plain_text("**bold** <b>x</b>") == "bold x"
