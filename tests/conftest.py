@@ -138,7 +138,7 @@ def actions(app: Flask, client: FlaskClient) -> Actions:
     return Actions(app, client)
 
 
-# --- factories: callables with defaults and **overrides ------------------------------------------
+# --- factories: callables with defaults and **overrides -----------------------------------------
 
 @pytest.fixture
 def make_user(db: Any) -> Any:
@@ -199,7 +199,7 @@ def make_maintenance(db: Any) -> Any:
     return make
 
 
-# --- a real server on loopback, for the browser and HTTP-client tests ------------------------------
+# --- a real server on loopback, for the browser and HTTP-client tests ---------------------------
 
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
