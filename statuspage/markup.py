@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import markdown
 import nh3
 from markupsafe import Markup
@@ -15,10 +17,18 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "td": {"align"}
                       "th": {"align"}}
 
 
+_HEADING = re.compile(r"<(/?)h([1-6])\b")
+
+
+def _demote_headings(html: str) -> str:
+    # A body sits under the page's own h1/h2, so "# Summary" becomes an h3, "## Cause" an h4.
+    return _HEADING.sub(lambda m: f"<{m[1]}h{min(int(m[2]) + 2, 6)}", html)
+
+
 def render_markdown(text: str | None) -> Markup:
     """Render Markdown and strip everything that could run or restyle the page."""
-    html = markdown.markdown(text or "", extensions=["extra", "sane_lists"],
-                             output_format="html")
+    html = _demote_headings(markdown.markdown(text or "", extensions=["extra", "sane_lists"],
+                                              output_format="html"))
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,

@@ -36,3 +36,9 @@ def test_dangerous_markup_is_removed(attack):
 
 def test_plain_text_has_no_tags():
     assert to_plain_text("**bold** <b>x</b>") == "bold x"
+
+
+def test_headings_sit_below_the_page_headings():
+    html = render_markdown("# Summary\n\n## Cause\n\n###### Small")
+    assert "<h3>Summary</h3>" in html and "<h4>Cause</h4>" in html
+    assert "<h6>Small</h6>" in html

@@ -2,16 +2,48 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
+
+from .. import page
 
 bp = Blueprint("public", __name__)
 
 
 @bp.get("/")
-def index() -> str:
-    return "statuspage"
+def index() -> Response:
+    """The status page, answered from the cached snapshot and revalidated by ETag."""
+    snap = page.snapshot()
+    response = Response(status=304)
+    if not request.if_none_match.contains(snap.etag):
+        response = Response(render_template("public/index.html", snap=snap))
+    response.set_etag(snap.etag)
+    response.last_modified = snap.modified_at
+    response.cache_control.public = True
+    response.cache_control.max_age = current_app.config["PAGE_CACHE_SECONDS"]
+    return response.make_conditional(request)
+
+
+@bp.get("/incidents/<int:incident_id>")
+def incident(incident_id: int) -> str:
+    """One incident or maintenance with its full timeline."""
+    return render_template("public/incident.html", incident=page.incident(incident_id))
+
+
+@bp.get("/history")
+def history() -> str:
+    """Past incidents and maintenance by month, a few months per page."""
+    number = request.args.get("page", "1")
+    if not number.isdigit() or int(number) < 1:
+        abort(404)
+    return render_template("public/history.html", history=page.history(int(number)))
+
+
+def can_subscribe() -> bool:
+    """Whether the page offers email subscriptions yet (the button links there)."""
+    return "public.subscribe" in current_app.view_functions
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint."""
+    """Register the blueprint and the template globals its pages use."""
     app.register_blueprint(bp)
+    app.add_template_global(can_subscribe, "can_subscribe")

@@ -1,0 +1,133 @@
+"""How the public page and the history scale, as ratios measured in one run.
+
+- history: GET /history (the last three months, 60 incidents) on a page that also has 5,000
+  older incidents from five years before, against the same request on a page with only the 60.
+  The history reads one window of months through an index, so the ratio should stay near 1
+  however long the page has existed.
+- snapshot: GET / served from the cached snapshot against GET / when every request follows a
+  write (the snapshot is rebuilt). The ratio is what the cache saves per request.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from statuspage import create_app
+from statuspage.components import ComponentStatus, create_component, set_component_status
+from statuspage.extensions import db
+from statuspage.incidents import (
+    AffectedComponent,
+    Impact,
+    Incident,
+    IncidentKind,
+    IncidentUpdate,
+)
+
+NOW = datetime.now(UTC)
+RECENT = 60
+
+
+def _app(path: Path):
+    return create_app({"TESTING": True, "SECRET_KEY": "bench",
+                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+
+
+def _fill(recent: int, older: int = 0, components: int = 12) -> list:
+    """Components, ``recent`` incidents in the last 80 days and ``older`` ones over the five
+    years before that, all resolved, inserted in bulk."""
+    made = [create_component(f"Component {n}", now=NOW - timedelta(days=2200))
+            for n in range(components)]
+    recent_span = timedelta(days=80).total_seconds()
+    older_span = timedelta(days=5 * 365).total_seconds()
+    times = [NOW - timedelta(seconds=recent_span * (n + 1) / recent) for n in range(recent)]
+    times += [NOW - timedelta(days=100, seconds=older_span * (n + 1) / older)
+              for n in range(older)]
+    rows = []
+    for n, started in enumerate(times):
+        incident = Incident(kind=IncidentKind.INCIDENT, name=f"Incident {n}", status="resolved",
+                            impact=Impact.MINOR, created_at=started, updated_at=started,
+                            started_at=started, resolved_at=started + timedelta(hours=1))
+        component = made[n % components]
+        for minutes, status in ((0, "investigating"), (30, "identified"), (60, "resolved")):
+            update = IncidentUpdate(status=status, body=f"Update on incident {n}.",
+                                    display_at=started + timedelta(minutes=minutes),
+                                    created_at=started, updated_at=started)
+            update.affected.append(AffectedComponent(
+                component_id=component.id, component_name=component.name,
+                old_status=ComponentStatus.OPERATIONAL,
+                new_status=ComponentStatus.DEGRADED_PERFORMANCE))
+            incident.updates.append(update)
+        incident.components.append(component)
+        rows.append(incident)
+    db.session.add_all(rows)
+    db.session.commit()
+    return made
+
+
+def _per_request(fn: Callable[[], object], repeat: int) -> float:
+    fn()  # warm up
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def _history_seconds(older: int, folder: Path) -> float:
+    app = _app(folder / f"history-{older}.db")
+    with app.app_context():
+        upgrade()
+        _fill(RECENT, older)
+        assert db.session.scalar(sa.select(sa.func.count(Incident.id))) == RECENT + older
+        client = app.test_client()
+        seconds = _per_request(lambda: _ok(client.get("/history")), repeat=30)
+        db.engine.dispose()
+    return seconds
+
+
+def _ok(response) -> None:
+    if response.status_code != 200:
+        raise RuntimeError(f"{response.request.path} answered {response.status_code}")
+
+
+def _snapshot_seconds(folder: Path) -> tuple[float, float]:
+    app = _app(folder / "snapshot.db")
+    with app.app_context():
+        upgrade()
+        made = _fill(RECENT, 300)
+        client = app.test_client()
+        cached = _per_request(lambda: _ok(client.get("/")), repeat=50)
+        statuses = [ComponentStatus.DEGRADED_PERFORMANCE, ComponentStatus.OPERATIONAL]
+
+        def after_write() -> None:
+            statuses.reverse()
+            set_component_status(made[0], statuses[0])
+            _ok(client.get("/"))
+
+        write_only = _per_request(
+            lambda: (statuses.reverse(), set_component_status(made[0], statuses[0])), repeat=20)
+        rebuilt = _per_request(after_write, repeat=20) - write_only
+        db.engine.dispose()
+    return cached, rebuilt
+
+
+def main() -> None:
+    """Print each benchmark's figures and ratio."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        small = _history_seconds(0, folder)
+        large = _history_seconds(5000, folder)
+        print(f"history: {RECENT} incidents {small * 1000:.1f} ms, {RECENT} + 5000 older "
+              f"{large * 1000:.1f} ms per request; ratio {large / small:.2f}")
+        cached, rebuilt = _snapshot_seconds(folder)
+        print(f"snapshot: cached {cached * 1000:.2f} ms, rebuilt {rebuilt * 1000:.2f} ms per "
+              f"request; the cache serves / {rebuilt / cached:.1f}x faster")
