@@ -1,0 +1,310 @@
+"""WTForms for the public pages and the ops console.
+
+Forms check the shape of input (present, not too long, a date that parses); the domain
+operations check the rules and the vocabulary, so their messages are the ones people see for
+an unknown status. Field names follow the operations' argument names, so that a DomainError's
+``field`` points at the field to show it next to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import tzinfo
+from typing import Any
+from zoneinfo import available_timezones
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    EmailField,
+    Field,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from .. import components as comp
+from .. import incidents as inc
+from ..components import ComponentStatus
+from ..errors import DomainError
+from ..incidents import Impact, IncidentStatus, MaintenanceStatus
+from ..site import get_page_settings
+from ..staff import PASSWORD_MAX, Role
+
+# --- shared pieces -------------------------------------------------------------------------------
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def required(label: str) -> DataRequired:
+    """The "must not be empty" check, worded as the domain words it."""
+    return DataRequired(message=f"{label} must not be empty.")
+
+
+def at_most(label: str, length: int) -> Length:
+    """The length check, worded as the domain words it."""
+    return Length(max=length, message=f"{label} must be at most {length} characters.")
+
+
+def page_zone() -> tzinfo:
+    """The page's time zone: datetime-local inputs are read and shown in it."""
+    return get_page_settings().zone
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A list of checkboxes instead of a multi-select box."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+COMPONENT_STATUS_CHOICES = [SelectChoice(s.value, s.label) for s in ComponentStatus]
+INCIDENT_STATUS_CHOICES = [SelectChoice(s.value, inc.STATUS_LABELS[s.value])
+                           for s in IncidentStatus if s is not IncidentStatus.POSTMORTEM]
+MAINTENANCE_STATUS_CHOICES = [SelectChoice(s.value, inc.STATUS_LABELS[s.value])
+                              for s in MaintenanceStatus]
+IMPACT_CHOICES = [SelectChoice("", "Derive from the components"),
+                  *(SelectChoice(i.value, i.value.capitalize()) for i in Impact
+                    if i is not Impact.MAINTENANCE)]
+
+
+def show_domain_error(form: FlaskForm, exc: DomainError) -> bool:
+    """Put ``exc``'s message next to its field; False when the form has no such field."""
+    field = form._fields.get(exc.field or "")
+    if field is None:
+        return False
+    # Process-time errors are a tuple until validation ran; a list is needed to append.
+    field.errors = [*field.errors, exc.message]
+    return True
+
+
+class NotifyForm(FlaskForm):
+    """A button that changes state and may tell subscribers: resolve, start, complete, cancel."""
+
+    deliver_notifications = BooleanField("Notify subscribers", default=True)
+
+
+# --- ops console: signing in ----------------------------------------------------------------------
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[required("Email"), at_most("Email", 254)],
+                       filters=[_strip])
+    password = PasswordField("Password", validators=[required("Password"),
+                                                     at_most("Password", PASSWORD_MAX)])
+    next = HiddenField()
+
+
+# --- ops console: components and groups ----------------------------------------------------------
+
+
+class ComponentForm(FlaskForm):
+    name = StringField("Name", validators=[required("Name"), at_most("Name", comp.NAME_MAX)],
+                       filters=[_strip])
+    description = TextAreaField("Description", filters=[_strip], validators=[
+        at_most("Description", comp.DESCRIPTION_MAX)])
+    group_id = SelectField("Group", choices=[SelectChoice("", "No group")])
+    showcase = BooleanField("Show uptime bars", default=True)
+    only_show_if_degraded = BooleanField("Only show when it is not operational")
+    start_date = DateField("Start date (uptime is counted from here)", validators=[Optional()])
+
+    def set_groups(self, groups: Iterable[comp.ComponentGroup]) -> None:
+        """Offer these groups in the group select."""
+        self.group_id.choices = [SelectChoice("", "No group"),
+                                 *(SelectChoice(str(g.id), g.name) for g in groups)]
+
+
+class GroupForm(FlaskForm):
+    name = StringField("Name", validators=[required("Name"), at_most("Name", comp.NAME_MAX)],
+                       filters=[_strip])
+    description = TextAreaField("Description", filters=[_strip], validators=[
+        at_most("Description", comp.DESCRIPTION_MAX)])
+    collapsed = BooleanField("Collapsed on the public page", default=True)
+
+
+class ComponentStatusForm(FlaskForm):
+    # The domain checks the vocabulary and names the allowed values in its message.
+    status = SelectField("Status", choices=COMPONENT_STATUS_CHOICES, validate_choice=False,
+                         validators=[InputRequired(message="Choose a status.")])
+    next = HiddenField()
+
+
+class MoveForm(FlaskForm):
+    direction = SelectField("Direction", choices=[SelectChoice("up", "Up"),
+                                                       SelectChoice("down", "Down")],
+                            validators=[InputRequired(message="Choose up or down.")])
+
+
+# --- ops console: incidents -----------------------------------------------------------------------
+
+COMPONENT_FIELD_PREFIX = "component-"
+
+
+class _ComponentChoices:
+    """Adds one select per component (``component-<id>``) whose blank option means "not
+    affected", and reads them back as the {id: status} mapping the operations take."""
+
+    def component_fields(self) -> list[Field]:
+        """The per-component selects, in page order."""
+        return [f for name, f in self._fields.items()
+                if name.startswith(COMPONENT_FIELD_PREFIX)]
+
+    def component_changes(self) -> dict[int, str]:
+        """The chosen status of every affected component."""
+        return {int(f.name.removeprefix(COMPONENT_FIELD_PREFIX)): f.data
+                for f in self.component_fields() if f.data}
+
+
+def _with_component_selects(base: type[FlaskForm],
+                            components: Iterable[comp.Component]) -> type[FlaskForm]:
+    attrs = {
+        f"{COMPONENT_FIELD_PREFIX}{c.id}": SelectField(
+            c.name, choices=[SelectChoice("", "Not affected"), *COMPONENT_STATUS_CHOICES],
+            validate_choice=False, default="")
+        for c in components
+    }
+    return type(base.__name__, (base,), attrs)
+
+
+class _IncidentUpdateFields(_ComponentChoices, FlaskForm):
+    status = SelectField("Status", choices=INCIDENT_STATUS_CHOICES, validate_choice=False,
+                         validators=[InputRequired(message="Choose a status.")])
+    body = TextAreaField("Message", filters=[_strip], validators=[
+        required("Message"), at_most("Message", inc.BODY_MAX)])
+    deliver_notifications = BooleanField("Notify subscribers", default=True)
+
+
+class _NewIncidentFields(_IncidentUpdateFields):
+    name = StringField("Name", validators=[required("Name"), at_most("Name", inc.NAME_MAX)],
+                       filters=[_strip])
+    impact_override = SelectField("Impact", choices=IMPACT_CHOICES, validate_choice=False,
+                                  default="")
+
+
+def new_incident_form(components: Iterable[comp.Component], **kwargs: Any) -> Any:
+    """The form that opens an incident, with a status select per component."""
+    return _with_component_selects(_NewIncidentFields, components)(**kwargs)
+
+
+def incident_update_form(components: Iterable[comp.Component], **kwargs: Any) -> Any:
+    """The form that posts an update to an incident, with a status select per component."""
+    return _with_component_selects(_IncidentUpdateFields, components)(**kwargs)
+
+
+class IncidentEditForm(FlaskForm):
+    name = StringField("Name", validators=[required("Name"), at_most("Name", inc.NAME_MAX)],
+                       filters=[_strip])
+    impact_override = SelectField("Impact", choices=IMPACT_CHOICES, validate_choice=False)
+
+
+class UpdateTextForm(FlaskForm):
+    body = TextAreaField("Message", filters=[_strip], validators=[
+        required("Message"), at_most("Message", inc.BODY_MAX)])
+
+
+class PostmortemForm(FlaskForm):
+    postmortem = TextAreaField("Postmortem (Markdown)", filters=[_strip], validators=[
+        at_most("Postmortem", inc.BODY_MAX * 5)])
+
+
+# --- ops console: maintenance ---------------------------------------------------------------------
+
+
+class MaintenanceEditForm(FlaskForm):
+    name = StringField("Name", validators=[required("Name"), at_most("Name", inc.NAME_MAX)],
+                       filters=[_strip])
+    scheduled_for = DateTimeLocalField(
+        "Starts", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        tz=page_zone, validators=[InputRequired(message="Enter when it starts.")])
+    scheduled_until = DateTimeLocalField(
+        "Ends", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        tz=page_zone, validators=[InputRequired(message="Enter when it ends.")])
+    component_ids = MultiCheckboxField("Components", coerce=int, choices=[])
+    auto_start = BooleanField("Start automatically at the start time", default=True)
+    auto_complete = BooleanField("Complete automatically at the end time", default=True)
+    to_maintenance_state = BooleanField("Move the components to Under Maintenance when it "
+                                        "starts", default=True)
+    to_operational_state = BooleanField("Move them back to Operational when it completes",
+                                        default=True)
+    remind_prior = BooleanField("Remind subscribers before it starts", default=True)
+
+    def set_components(self, components: Iterable[comp.Component]) -> None:
+        """Offer these components as checkboxes."""
+        self.component_ids.choices = [SelectChoice(c.id, c.name) for c in components]
+
+    def changes(self) -> dict[str, Any]:
+        """The fields that edit_maintenance takes, as entered."""
+        return {name: self._fields[name].data for name in (
+            "name", "scheduled_for", "scheduled_until", "component_ids", "auto_start",
+            "auto_complete", "to_maintenance_state", "to_operational_state", "remind_prior")}
+
+
+class MaintenanceForm(MaintenanceEditForm):
+    body = TextAreaField("Message", filters=[_strip], validators=[
+        at_most("Message", inc.BODY_MAX)])
+    deliver_notifications = BooleanField("Notify subscribers now", default=True)
+
+
+class MaintenanceUpdateForm(FlaskForm):
+    status = SelectField("Status", choices=MAINTENANCE_STATUS_CHOICES, validate_choice=False,
+                         validators=[InputRequired(message="Choose a status.")])
+    body = TextAreaField("Message", filters=[_strip], validators=[
+        required("Message"), at_most("Message", inc.BODY_MAX)])
+    deliver_notifications = BooleanField("Notify subscribers", default=True)
+
+
+# --- ops console: page settings and staff ---------------------------------------------------------
+
+
+def time_zone_choices() -> list[SelectChoice]:
+    """Every IANA time zone, sorted."""
+    return [SelectChoice(name) for name in sorted(available_timezones())]
+
+
+class PageSettingsForm(FlaskForm):
+    name = StringField("Page name", validators=[required("Name"), at_most("Name", 100)],
+                       filters=[_strip])
+    url = StringField("Public URL", filters=[_strip], validators=[at_most("Url", 255)])
+    time_zone = SelectField("Time zone", validate_choice=False)
+    support_url = StringField("Support URL", filters=[_strip],
+                              validators=[at_most("Support url", 255)])
+    logo_url = StringField("Logo URL", filters=[_strip], validators=[at_most("Logo url", 255)])
+    accent_color = StringField("Accent colour", filters=[_strip],
+                               validators=[required("Accent colour")])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.time_zone.choices = time_zone_choices()
+
+
+ROLE_CHOICES = [SelectChoice(r.value, r.value.capitalize()) for r in Role]
+
+
+class UserForm(FlaskForm):
+    email = EmailField("Email", validators=[required("Email"), at_most("Email", 254)],
+                       filters=[_strip])
+    role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=False,
+                       default=Role.EDITOR.value)
+    password = PasswordField("Password", validators=[required("Password"),
+                                                     at_most("Password", PASSWORD_MAX)])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=False,
+                       validators=[InputRequired(message="Choose a role.")])
+
+
+class ActiveForm(FlaskForm):
+    active = SelectField("Active", choices=[SelectChoice("1", "Active"),
+                                            SelectChoice("0", "Deactivated")],
+                         validators=[InputRequired(message="Choose active or deactivated.")])
