@@ -17,10 +17,18 @@ instance/secret_key:
 	mkdir -p instance
 	$(BIN)/python -c 'import secrets; print(secrets.token_hex(32))' > $@
 
+# Kept so that every `make run` can print the demo login, not only the first.
+instance/demo_password:
+	mkdir -p instance
+	$(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(12))' > $@
+
 # Serve the page, admin and scheduler on http://127.0.0.1:5000 with demo data (SQLite).
-run: $(VENV)/.installed instance/secret_key
+run: $(VENV)/.installed instance/secret_key instance/demo_password
 	SECRET_KEY=$$(cat instance/secret_key) $(FLASK) db upgrade
-	SECRET_KEY=$$(cat instance/secret_key) $(FLASK) demo-data
+	SECRET_KEY=$$(cat instance/secret_key) STATUSPAGE_DEMO_PASSWORD=$$(cat instance/demo_password) \
+		$(FLASK) demo-data
+	@echo "Status page: http://127.0.0.1:5000/   Ops console: http://127.0.0.1:5000/admin/"
+	@echo "Demo ops login: demo@example.com / $$(cat instance/demo_password)"
 	SECRET_KEY=$$(cat instance/secret_key) FLASK_DEBUG=1 $(FLASK) dev
 
 # The whole suite (SQLite unless STATUSPAGE_TEST_DATABASE_URL names a PostgreSQL database).

@@ -8,10 +8,13 @@ import secrets
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from sqlalchemy.engine import make_url
 
 from . import config as settings
 from . import scheduler, staff
 from .errors import DomainError
+
+SECRET_SETTINGS = frozenset({"SECRET_KEY", "MAIL_PASSWORD"})
 
 
 @click.command("create-user")
@@ -39,13 +42,18 @@ def demo_data_command(login_password: str | None) -> None:
     """Fill an empty database with a believable demo page; does nothing the second time."""
     from . import demo
 
-    result = demo.load(login_password=login_password or secrets.token_urlsafe(9))
+    try:
+        result = demo.load(login_password=login_password or secrets.token_urlsafe(9))
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
     if result.created:
         click.echo("Demo data loaded.")
         click.echo(f"Demo ops login: {result.email} / {result.password}  "
                    "(open /admin to sign in)")
     else:
         click.echo("The database already has data; demo data left as it is.")
+        click.echo(f"Sign in with the login printed the first time ({result.email}), or make "
+                   "one: flask --app wsgi create-user EMAIL --role admin")
 
 
 @click.command("worker")
@@ -67,8 +75,11 @@ def check_settings_command() -> None:
     """Print the effective settings (secrets hidden) and fail if one is unusable."""
     for setting in settings.SETTINGS:
         value = current_app.config.get(setting.key)
-        if value and setting.env in {"SECRET_KEY", "MAIL_PASSWORD"}:
+        if value and setting.env in SECRET_SETTINGS:
             value = "(set)"
+        elif value and setting.env == "DATABASE_URL":
+            # A database URL may carry a password.
+            value = make_url(value).render_as_string(hide_password=True)
         click.echo(f"{setting.env} = {value!r}")
 
 
