@@ -72,6 +72,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAIL_PASSWORD", "MAIL_PASSWORD", None, str, "SMTP password."),
     Setting("MAIL_DEFAULT_SENDER", "MAIL_DEFAULT_SENDER", "status@localhost", str,
             "From address of every email."),
+    Setting("MAIL_REPLY_TO", "MAIL_REPLY_TO", None, str,
+            "Reply-To address of subscriber emails (e.g. your support desk); none if unset."),
+    Setting("MAIL_RETRY_LIMIT", "MAIL_RETRY_LIMIT", 3, parse_int,
+            "Attempts before an email the server rejects permanently (5xx) is marked failed "
+            "and its address quarantined. Temporary failures (4xx, no connection) retry with "
+            "back-off for up to two days."),
+    Setting("MAIL_BATCH_SIZE", "MAIL_BATCH_SIZE", 50, parse_int,
+            "Emails a worker claims and sends over one SMTP connection at a time."),
+    Setting("MAINTENANCE_REMINDER_MINUTES", "MAINTENANCE_REMINDER_MINUTES", 60, parse_int,
+            "How long before a scheduled maintenance starts its reminder is emailed."),
+    Setting("CONFIRM_TOKEN_MAX_AGE_DAYS", "CONFIRM_TOKEN_MAX_AGE_DAYS", 7, parse_int,
+            "Days a subscription confirmation link stays valid; unconfirmed addresses are "
+            "deleted after the same time."),
     Setting("SCHEDULER_IN_PROCESS", "SCHEDULER_IN_PROCESS", False, parse_bool,
             "Run the scheduler inside the web process (development); production runs "
             "`flask --app wsgi worker`."),

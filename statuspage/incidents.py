@@ -20,6 +20,7 @@ from .components import Component, ComponentStatus
 from .dbtypes import UTCDateTime, as_utc, enum_column, utcnow
 from .errors import Conflict, NotFound, ValidationError, require_text
 from .extensions import db
+from .outbox import NoticeKind, _enqueue_notice
 
 NAME_MAX = 200
 BODY_MAX = 20000
@@ -267,6 +268,17 @@ def recent(kind: IncidentKind, limit: int = 50) -> list[Incident]:
     ))
 
 
+def latest(limit: int = 50, component_id: int | None = None) -> list[Incident]:
+    """Incidents and maintenance (once announced), newest first; optionally one component's."""
+    query = sa.select(Incident).options(*_with_details())
+    if component_id is not None:
+        query = query.where(Incident.id.in_(
+            sa.select(incident_component.c.incident_id)
+            .where(incident_component.c.component_id == component_id)))
+    return list(db.session.scalars(
+        query.order_by(Incident.created_at.desc(), Incident.id.desc()).limit(limit)))
+
+
 def past(kind: IncidentKind, *, page: int = 1, per_page: int = 25
          ) -> tuple[list[Incident], bool]:
     """One page of finished incidents (or maintenance), newest first, and whether more exist."""
@@ -344,7 +356,7 @@ def parse_impact(value: Any, field: str = "impact_override") -> Impact | None:
 
 
 def _clean_body(body: str | None, status: str) -> str:
-    text = require_text(body, "body", max_length=BODY_MAX, required=False)
+    text = require_text(body, "body", max_length=BODY_MAX, required=False, multiline=True)
     return text or DEFAULT_BODIES.get(status, "")
 
 
@@ -491,6 +503,11 @@ def _add_update(
     if not incident.is_maintenance:
         incident.impact = _derived_impact(incident, (s for _, s in changes))
     incident.updated_at = now
+    if update.deliver_notifications:
+        # Queued in this transaction, so the update is announced if and only if it commits.
+        db.session.flush()
+        _enqueue_notice(NoticeKind.INCIDENT_UPDATE, incident_id=incident.id,
+                        update_id=update.id, now=now)
     return update
 
 
@@ -567,6 +584,7 @@ def save_postmortem(incident: Incident, body: str, *, actor: str | None = None,
     if incident.is_maintenance:
         raise Conflict("Maintenance has no postmortem.", "postmortem")
     incident.postmortem_body = require_text(body, "postmortem", max_length=BODY_MAX * 5,
+                                            multiline=True,
                                             required=False) or None
     incident.postmortem_updated_at = now or utcnow()
     _record(actor, "incident.postmortem", "incident", incident.id, "draft saved")

@@ -3,4 +3,13 @@
 Alembic and the test suite import this module; the rooms themselves stay where they are.
 """
 
-from . import audit, components, incidents, site, staff  # noqa: F401
+from . import (  # noqa: F401
+    audit,
+    components,
+    incidents,
+    outbox,
+    scheduler,
+    site,
+    staff,
+    subscriptions,
+)

@@ -1,0 +1,111 @@
+"""The mail queue's tables: what to announce (Notice) and one email to one address (Delivery).
+
+Any operation can enqueue in its own transaction, so a notice commits together with the update
+it announces, or not at all. The scheduler expands notices into deliveries and sends those;
+this module knows only the tables, not who subscribes or how an email looks.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .dbtypes import UTCDateTime, enum_column, utcnow
+from .extensions import db
+
+ADDRESS_MAX = 254
+
+
+class NoticeKind(enum.StrEnum):
+    INCIDENT_UPDATE = "incident_update"
+    MAINTENANCE_REMINDER = "maintenance_reminder"
+
+
+class DeliveryKind(enum.StrEnum):
+    CONFIRM = "confirm"
+    MANAGE = "manage"
+    INCIDENT_UPDATE = "incident_update"
+    MAINTENANCE_REMINDER = "maintenance_reminder"
+
+
+class DeliveryStatus(enum.StrEnum):
+    QUEUED = "queued"  # waiting for its first attempt or for a retry
+    SENT = "sent"
+    FAILED = "failed"  # gave up; ops can see it and retry it
+    CANCELLED = "cancelled"  # the subscriber left before it went out
+
+
+class Notice(db.Model):
+    """Something to announce to the matching subscribers: an incident update or a reminder."""
+
+    __tablename__ = "notice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[NoticeKind] = mapped_column(enum_column(NoticeKind, "kind"))
+    # Kept when the incident is deleted, so that its deliveries can say why they failed.
+    incident_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("incident.id", ondelete="SET NULL"), index=True)
+    update_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("incident_update.id", ondelete="SET NULL"), index=True)
+    # Makes a notice that must exist once (a reminder for one window) idempotent.
+    key: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expanded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class Delivery(db.Model):
+    """One email to one address, with its sending state."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        # Expanding a notice twice can never email a subscriber twice.
+        sa.UniqueConstraint("subscriber_id", "notice_id",
+                            name="uq_delivery_subscriber_id_notice_id"),
+        sa.Index("ix_delivery_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[DeliveryKind] = mapped_column(enum_column(DeliveryKind, "kind"))
+    notice_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("notice.id", ondelete="SET NULL"), index=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("subscriber.id", ondelete="SET NULL"), index=True)
+    to_address: Mapped[str] = mapped_column(sa.String(ADDRESS_MAX))
+    status: Mapped[DeliveryStatus] = mapped_column(enum_column(DeliveryStatus, "status"),
+                                                   default=DeliveryStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The lease: a worker owns the delivery until then; a dead worker's claim runs out.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(255))
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[str | None] = mapped_column(sa.String(255))
+
+
+def _enqueue_notice(
+    kind: NoticeKind, *, incident_id: int | None, update_id: int | None = None,
+    key: str | None = None, now: datetime | None = None,
+) -> Notice:
+    """Add a notice to the current transaction (the caller commits)."""
+    notice = Notice(kind=kind, incident_id=incident_id, update_id=update_id, key=key,
+                    created_at=now or utcnow())
+    db.session.add(notice)
+    return notice
+
+
+def _enqueue_delivery(
+    kind: DeliveryKind, to_address: str, *, subscriber_id: int | None = None,
+    notice_id: int | None = None, now: datetime | None = None,
+) -> Delivery:
+    """Add one email to the queue in the current transaction (the caller commits)."""
+    now = now or utcnow()
+    delivery = Delivery(kind=kind, to_address=to_address, subscriber_id=subscriber_id,
+                        notice_id=notice_id, status=DeliveryStatus.QUEUED, attempts=0,
+                        created_at=now, next_attempt_at=now)
+    db.session.add(delivery)
+    return delivery

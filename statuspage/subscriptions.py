@@ -1,0 +1,476 @@
+"""Email subscribers, their component choice, and the signed links that act for them.
+
+A subscriber is confirmed only when they save a choice through the link emailed to them, so an
+address nobody controls never receives notifications. Links are itsdangerous signatures over
+the subscriber's id and token version, salted per purpose: a confirm link cannot unsubscribe,
+and bumping the version kills every link a subscriber was ever sent.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+
+from . import components as comp
+from .audit import _record
+from .components import Component, ComponentGroup
+from .dbtypes import UTCDateTime, as_utc, utcnow
+from .errors import DomainError, NotFound, ValidationError
+from .extensions import db
+from .outbox import ADDRESS_MAX, Delivery, DeliveryKind, DeliveryStatus, _enqueue_delivery
+
+# A second request for the same address within this time sends nothing more, so the form
+# cannot be used to flood someone's inbox.
+LINK_RESEND_COOLDOWN = timedelta(minutes=2)
+
+
+class TokenPurpose(enum.StrEnum):
+    CONFIRM = "confirm"
+    MANAGE = "manage"
+    UNSUBSCRIBE = "unsubscribe"
+
+
+class TokenError(DomainError):
+    """A subscriber link that cannot be used."""
+
+    status_code = 400
+
+
+class TokenInvalid(TokenError):
+    """The link was altered, truncated, or made for another purpose."""
+
+
+class TokenExpired(TokenError):
+    """The link was genuine but is too old; a fresh one can be sent."""
+
+    status_code = 410
+
+    def __init__(self, message: str, subscriber_id: int | None = None) -> None:
+        super().__init__(message, "token")
+        self.subscriber_id = subscriber_id
+
+
+class TokenRevoked(TokenError):
+    """The link was genuine but has been revoked (or the subscriber has left)."""
+
+    status_code = 410
+
+
+subscriber_component = sa.Table(
+    "subscriber_component",
+    db.metadata,
+    sa.Column("subscriber_id", sa.ForeignKey("subscriber.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("component_id", sa.ForeignKey("component.id", ondelete="CASCADE"),
+              primary_key=True, index=True),
+)
+
+
+class Subscriber(db.Model):
+    __tablename__ = "subscriber"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(ADDRESS_MAX), unique=True)
+    # True: every component, including those added later. False: exactly ``components``.
+    all_components: Mapped[bool] = mapped_column(default=False)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    token_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the last confirm or manage link was queued (resend cooldown; unconfirmed purge).
+    link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure: Mapped[str | None] = mapped_column(sa.Text)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    components: Mapped[list[Component]] = relationship(
+        secondary=subscriber_component, order_by=Component.position)
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+    @property
+    def quarantined(self) -> bool:
+        return self.quarantined_at is not None
+
+
+# --- addresses and links ----------------------------------------------------------------------
+
+def normalise_email(value: str | None) -> str:
+    """A syntactically valid address, lower-cased; ValidationError otherwise."""
+    text = (value or "").strip()
+    if not text or len(text) > ADDRESS_MAX:
+        raise ValidationError("Enter a valid email address.", "email")
+    try:
+        valid = validate_email(text, check_deliverability=False)
+    except EmailNotValidError:
+        raise ValidationError("Enter a valid email address.", "email") from None
+    return valid.normalized.lower()
+
+
+def _serializer(purpose: TokenPurpose) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key,
+                                  salt=f"statuspage.subscriber.{purpose}")
+
+
+def make_token(subscriber: Subscriber, purpose: TokenPurpose | str) -> str:
+    """A signed link token that acts for ``subscriber`` for one purpose."""
+    purpose = TokenPurpose(purpose)
+    return _serializer(purpose).dumps({"s": subscriber.id, "v": subscriber.token_version})
+
+
+def confirm_max_age() -> timedelta:
+    """How long a confirmation link stays valid."""
+    return timedelta(days=current_app.config["CONFIRM_TOKEN_MAX_AGE_DAYS"])
+
+
+def load_token(purpose: TokenPurpose | str, token: str, *, now: datetime | None = None
+               ) -> Subscriber:
+    """The subscriber a link acts for, or TokenInvalid / TokenExpired / TokenRevoked.
+
+    Confirm links expire; manage and unsubscribe links live until revoked, because they sit in
+    old emails that people rightly expect to keep working.
+    """
+    purpose = TokenPurpose(purpose)
+    now = now or utcnow()
+    try:
+        payload, signed_at = _serializer(purpose).loads(token, return_timestamp=True)
+        subscriber_id, version = int(payload["s"]), int(payload["v"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        raise TokenInvalid("This link is not valid. It may have been cut short when it "
+                           "was copied.", "token") from None
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None or subscriber.token_version != version:
+        raise TokenRevoked("This link is no longer valid.", "token")
+    if purpose is TokenPurpose.CONFIRM and now - as_utc(signed_at) > confirm_max_age():
+        raise TokenExpired("This confirmation link has expired.", subscriber.id)
+    return subscriber
+
+
+def _expired_token_subscriber(purpose: TokenPurpose, token: str) -> Subscriber | None:
+    """The subscriber of a genuine (correctly signed) token, ignoring its age."""
+    try:
+        payload = _serializer(purpose).loads(token)  # no max_age: the age is not checked
+        subscriber = db.session.get(Subscriber, int(payload["s"]))
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+    if subscriber is None or subscriber.token_version != int(payload["v"]):
+        return None
+    return subscriber
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+def get_subscriber(subscriber_id: Any) -> Subscriber:
+    """The subscriber with this id, or NotFound."""
+    try:
+        key = int(subscriber_id)
+    except (TypeError, ValueError):
+        key = None
+    subscriber = db.session.get(Subscriber, key) if key is not None else None
+    if subscriber is None:
+        raise NotFound("No such subscriber.", "subscriber_id")
+    return subscriber
+
+
+def find_subscriber(email: str) -> Subscriber | None:
+    """The subscriber with this address (any spelling of it), if any."""
+    try:
+        address = normalise_email(email)
+    except ValidationError:
+        return None
+    return db.session.scalar(sa.select(Subscriber).where(Subscriber.email == address))
+
+
+def search_subscribers(query: str = "", *, limit: int = 100, offset: int = 0
+                       ) -> list[Subscriber]:
+    """Subscribers whose address contains ``query``, newest first."""
+    stmt = sa.select(Subscriber).order_by(Subscriber.created_at.desc(), Subscriber.id.desc())
+    text = (query or "").strip().lower()
+    if text:
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(Subscriber.email.like(f"%{escaped}%", escape="\\"))
+    return list(db.session.scalars(stmt.limit(limit).offset(offset)))
+
+
+@dataclass(frozen=True)
+class SubscriberCounts:
+    confirmed: int
+    unconfirmed: int
+    quarantined: int
+
+
+def subscriber_counts() -> SubscriberCounts:
+    """How many subscribers are confirmed, unconfirmed and quarantined (one query)."""
+    confirmed, unconfirmed, quarantined = db.session.execute(sa.select(
+        sa.func.count().filter(Subscriber.confirmed_at.is_not(None)),
+        sa.func.count().filter(Subscriber.confirmed_at.is_(None)),
+        sa.func.count().filter(Subscriber.quarantined_at.is_not(None)),
+    ).select_from(Subscriber)).one()
+    return SubscriberCounts(confirmed, unconfirmed, quarantined)
+
+
+def _reaches(component_ids: Iterable[int]) -> sa.ColumnElement[bool]:
+    """Confirmed, non-quarantined subscribers whose choice covers any of ``component_ids``.
+
+    No components at all means the announcement concerns the whole page: everyone.
+    """
+    ids = sorted({int(c) for c in component_ids})
+    condition = sa.and_(Subscriber.confirmed_at.is_not(None),
+                        Subscriber.quarantined_at.is_(None))
+    if ids:
+        chose_one = sa.exists().where(
+            subscriber_component.c.subscriber_id == Subscriber.id,
+            subscriber_component.c.component_id.in_(ids))
+        condition = sa.and_(condition, sa.or_(Subscriber.all_components.is_(True), chose_one))
+    return condition
+
+
+def count_reach(component_ids: Iterable[Any]) -> int:
+    """How many subscribers an announcement about these components would reach."""
+    try:
+        ids = [int(c) for c in component_ids]
+    except (TypeError, ValueError):
+        raise ValidationError("Unknown component.", "components") from None
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(Subscriber).where(_reaches(ids))) or 0
+
+
+# --- operations -------------------------------------------------------------------------------
+
+def _queue_link(subscriber: Subscriber, now: datetime, *, force: bool = False) -> bool:
+    """Queue a confirm link (unconfirmed) or a manage link (confirmed). No commit."""
+    if subscriber.quarantined:
+        return False
+    if (not force and subscriber.link_sent_at is not None
+            and now - subscriber.link_sent_at < LINK_RESEND_COOLDOWN):
+        return False
+    kind = DeliveryKind.MANAGE if subscriber.confirmed else DeliveryKind.CONFIRM
+    _enqueue_delivery(kind, subscriber.email, subscriber_id=subscriber.id, now=now)
+    subscriber.link_sent_at = now
+    return True
+
+
+def subscribe(email: str, *, now: datetime | None = None) -> str:
+    """Ask for email updates; returns the normalised address, whoever it belongs to.
+
+    A new address gets a confirmation link; a known unconfirmed one a fresh confirmation link;
+    a confirmed one a link to manage its subscription. The caller learns nothing about which,
+    so the form cannot be used to find out who subscribes.
+    """
+    now = now or utcnow()
+    address = normalise_email(email)
+    subscriber = db.session.scalar(sa.select(Subscriber).where(Subscriber.email == address))
+    if subscriber is None:
+        subscriber = Subscriber(email=address, created_at=now, updated_at=now)
+        db.session.add(subscriber)
+        try:
+            db.session.flush()
+        except sa.exc.IntegrityError:
+            # The same address arrived twice at once; the other request queued the link.
+            db.session.rollback()
+            return address
+    _queue_link(subscriber, now)
+    db.session.commit()
+    return address
+
+
+def resend_link(token: str, *, purpose: TokenPurpose | str = TokenPurpose.CONFIRM,
+                now: datetime | None = None) -> None:
+    """Send a fresh link for a genuine link that has expired; does nothing for a forged one."""
+    now = now or utcnow()
+    subscriber = _expired_token_subscriber(TokenPurpose(purpose), token)
+    if subscriber is not None and _queue_link(subscriber, now):
+        db.session.commit()
+
+
+def resend_confirmation(subscriber: Subscriber, *, actor: str | None = None,
+                        now: datetime | None = None) -> Subscriber:
+    """Queue a confirmation (or manage) link for this subscriber now, as ops ask."""
+    now = now or utcnow()
+    if subscriber.quarantined:
+        raise ValidationError("This address is quarantined; clear it first.", "subscriber_id")
+    _queue_link(subscriber, now, force=True)
+    _record(actor, "subscriber.resend", "subscriber", subscriber.id, subscriber.email)
+    db.session.commit()
+    return subscriber
+
+
+def _chosen_components(component_ids: Iterable[Any], group_ids: Iterable[Any]
+                       ) -> list[Component]:
+    chosen: dict[int, Component] = {}
+    for raw in group_ids:
+        group = comp._get(ComponentGroup, raw)
+        if group is None:
+            raise ValidationError(f"Unknown component group {raw!r}.", "components")
+        # A group counts as the members it has now; later members are not added silently.
+        chosen.update((c.id, c) for c in group.components)
+    for raw in component_ids:
+        component = comp._get(Component, raw)
+        if component is None:
+            raise ValidationError(f"Unknown component {raw!r}.", "components")
+        chosen[component.id] = component
+    return list(chosen.values())
+
+
+def choose(
+    subscriber: Subscriber, *, all_components: bool, component_ids: Iterable[Any] = (),
+    group_ids: Iterable[Any] = (), now: datetime | None = None,
+) -> Subscriber:
+    """Save what the subscriber wants to hear about; this confirms the subscription."""
+    now = now or utcnow()
+    if all_components:
+        subscriber.all_components = True
+        subscriber.components = []
+    else:
+        chosen = _chosen_components(component_ids, group_ids)
+        if not chosen:
+            raise ValidationError("Choose at least one component, or all components.",
+                                  "components")
+        subscriber.all_components = False
+        subscriber.components = chosen
+    if subscriber.confirmed_at is None:
+        subscriber.confirmed_at = now
+    subscriber.updated_at = now
+    db.session.commit()
+    return subscriber
+
+
+def _cancel_queued(subscriber_ids: Iterable[int], reason: str) -> None:
+    ids = list(subscriber_ids)
+    if ids:
+        db.session.execute(
+            sa.update(Delivery)
+            .where(Delivery.subscriber_id.in_(ids), Delivery.status == DeliveryStatus.QUEUED)
+            .values(status=DeliveryStatus.CANCELLED, last_error=reason, claimed_until=None,
+                    claimed_by=None))
+
+
+def unsubscribe(subscriber: Subscriber, *, actor: str | None = None) -> None:
+    """Remove the subscriber; emails still queued for them are cancelled, not sent."""
+    _cancel_queued([subscriber.id], "The subscriber unsubscribed.")
+    if actor is not None:
+        _record(actor, "subscriber.remove", "subscriber", subscriber.id, subscriber.email)
+    db.session.delete(subscriber)
+    db.session.commit()
+
+
+def revoke_links(subscriber: Subscriber, *, actor: str | None = None) -> Subscriber:
+    """Invalidate every link this subscriber was ever sent."""
+    subscriber.token_version += 1
+    subscriber.updated_at = utcnow()
+    if actor is not None:
+        _record(actor, "subscriber.revoke_links", "subscriber", subscriber.id,
+                subscriber.email)
+    db.session.commit()
+    return subscriber
+
+
+def clear_quarantine(subscriber: Subscriber, *, actor: str | None = None) -> Subscriber:
+    """Let a quarantined address receive email again."""
+    subscriber.quarantined_at = None
+    subscriber.updated_at = utcnow()
+    _record(actor, "subscriber.unquarantine", "subscriber", subscriber.id, subscriber.email)
+    db.session.commit()
+    return subscriber
+
+
+def purge_unconfirmed(*, now: datetime | None = None) -> int:
+    """Delete subscribers who never confirmed within the link's lifetime; returns how many."""
+    now = now or utcnow()
+    cutoff = now - confirm_max_age()
+    ids = list(db.session.scalars(sa.select(Subscriber.id).where(
+        Subscriber.confirmed_at.is_(None),
+        sa.func.coalesce(Subscriber.link_sent_at, Subscriber.created_at) < cutoff)))
+    if ids:
+        _cancel_queued(ids, "The address was never confirmed.")
+        db.session.execute(sa.delete(Subscriber).where(Subscriber.id.in_(ids)))
+    db.session.commit()
+    return len(ids)
+
+
+# --- CSV import and export --------------------------------------------------------------------
+
+@dataclass
+class ImportResult:
+    added: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    invalid: list[tuple[int, str]] = field(default_factory=list)  # (line number, text)
+
+
+def import_subscribers(
+    text: str, *, confirmed: bool = False, actor: str | None = None,
+    now: datetime | None = None,
+) -> ImportResult:
+    """Add the addresses of a CSV (first column); known addresses are left as they are.
+
+    Imported addresses get a confirmation email, unless ``confirmed`` says ops already have
+    their consent; those are confirmed to all components.
+    """
+    now = now or utcnow()
+    result = ImportResult()
+    seen: set[str] = set()
+    for line_number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        raw = row[0].strip() if row else ""
+        if not raw or (line_number == 1 and raw.lower() in {"email", "address"}):
+            continue
+        try:
+            address = normalise_email(raw)
+        except ValidationError:
+            result.invalid.append((line_number, raw[:ADDRESS_MAX]))
+            continue
+        if address in seen or find_subscriber(address) is not None:
+            result.existing.append(address)
+            continue
+        seen.add(address)
+        subscriber = Subscriber(email=address, created_at=now, updated_at=now,
+                                all_components=confirmed,
+                                confirmed_at=now if confirmed else None)
+        db.session.add(subscriber)
+        db.session.flush()
+        if not confirmed:
+            _queue_link(subscriber, now)
+        result.added.append(address)
+    _record(actor, "subscriber.import", "subscriber", None,
+            f"{len(result.added)} added ({'confirmed' if confirmed else 'to confirm'}), "
+            f"{len(result.existing)} already known, {len(result.invalid)} invalid")
+    db.session.commit()
+    return result
+
+
+def _csv_cell(value: str) -> str:
+    # A spreadsheet would run a cell that starts like a formula.
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def export_csv() -> str:
+    """Every subscriber as CSV: address, confirmed, components, quarantined."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["email", "confirmed_at", "components", "quarantined_at", "created_at"])
+    subscribers = db.session.scalars(
+        sa.select(Subscriber).options(selectinload(Subscriber.components))
+        .order_by(Subscriber.id))
+    for s in subscribers:
+        chosen = "all" if s.all_components else "; ".join(c.name for c in s.components)
+        writer.writerow([
+            _csv_cell(s.email),
+            s.confirmed_at.isoformat() if s.confirmed_at else "",
+            _csv_cell(chosen),
+            s.quarantined_at.isoformat() if s.quarantined_at else "",
+            s.created_at.isoformat(),
+        ])
+    return out.getvalue()
