@@ -35,7 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings.check(app.config)
 
     from . import cli, scheduler
-    from .views import admin, errors, filters, public
+    from .views import admin, api, caching, errors, filters, public
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -43,10 +43,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app)
+    caching.init_app(app)
     filters.init_app(app)
     errors.init_app(app)
     public.init_app(app)
     admin.init_app(app)
+    api.init_app(app)
     scheduler.init_app(app)
     cli.init_app(app)
     return app

@@ -139,19 +139,6 @@ def test_status_page_links_to_history_and_support(client, db):
     assert 'href="https://support.example.com/help"' in html
 
 
-def test_subscribe_button_appears_only_once_subscriptions_exist(app, client, db):
-    if "public.subscribe" not in app.view_functions:
-        app.add_url_rule("/subscribe-test", endpoint="public.subscribe", view_func=lambda: "ok")
-
-    offered = _html(client.get("/"))
-    app.view_functions.pop("public.subscribe")
-    not_offered = _html(client.get("/"))
-
-    assert re.search(r'<a class="button" href="/subscribe[^"]*">Subscribe to updates</a>',
-                     offered)
-    assert "Subscribe to updates" not in not_offered
-
-
 def test_the_page_works_without_javascript(client, make_group, make_component, make_incident):
     group = make_group("Pagero Online")
     make_component("Web portal", group_id=group.id)
@@ -286,3 +273,27 @@ def test_history_page_out_of_range_answers_404(client, make_incident, page_numbe
     make_incident()
 
     assert client.get(f"/history?page={page_number}").status_code == 404
+
+
+def test_the_public_page_does_not_vary_by_cookie(client, make_component):
+    make_component("API")
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "Cookie" not in response.headers.get("Vary", "")
+
+
+def test_the_page_head_links_both_history_feeds(client):
+    html = client.get("/").get_data(as_text=True)
+    assert 'rel="alternate" type="application/rss+xml"' in html
+    assert 'href="/history.rss"' in html and 'href="/history.atom"' in html
+    assert client.get("/history.rss").status_code == 200
+    assert client.get("/history.atom").status_code == 200
+
+
+def test_the_rendered_page_is_reused_until_the_page_changes(client, make_component):
+    api = make_component("API")
+    first = client.get("/").get_data(as_text=True)
+    assert client.get("/").get_data(as_text=True) == first
+    from statuspage.components import set_component_status
+    set_component_status(api, "major_outage")
+    assert "Major System Outage" in client.get("/").get_data(as_text=True)

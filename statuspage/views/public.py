@@ -1,10 +1,10 @@
-"""Public pages: the status page, incident pages, history."""
+"""Public pages: the status page, incident pages, history, feeds."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 
-from .. import page
+from .. import feeds, page
 
 bp = Blueprint("public", __name__)
 
@@ -15,7 +15,7 @@ def index() -> Response:
     snap = page.snapshot()
     response = Response(status=304)
     if not request.if_none_match.contains(snap.etag):
-        response = Response(render_template("public/index.html", snap=snap))
+        response = Response(_rendered_index(snap))
     response.set_etag(snap.etag)
     response.last_modified = snap.modified_at
     response.cache_control.public = True
@@ -36,6 +36,43 @@ def history() -> str:
     if not number.isdigit() or int(number) < 1:
         abort(404)
     return render_template("public/history.html", history=page.history(int(number)))
+
+
+@bp.get("/history.rss")
+def history_rss() -> Response:
+    """Incident history as RSS 2.0."""
+    return feeds.feed_response("rss")
+
+
+@bp.get("/history.atom")
+def history_atom() -> Response:
+    """Incident history as Atom 1.0."""
+    return feeds.feed_response("atom")
+
+
+@bp.get("/components/<int:component_id>/history.rss")
+def component_rss(component_id: int) -> Response:
+    """One component's incident history as RSS 2.0."""
+    return feeds.feed_response("rss", component_id)
+
+
+@bp.get("/components/<int:component_id>/history.atom")
+def component_atom(component_id: int) -> Response:
+    """One component's incident history as Atom 1.0."""
+    return feeds.feed_response("atom", component_id)
+
+
+_RENDERED = "statuspage.rendered_index"
+
+
+def _rendered_index(snap: page.Snapshot) -> str:
+    # The page is the same for every visitor until the snapshot changes, so its HTML is kept
+    # beside it; a swap of one (snapshot, html) tuple is atomic, so no lock is needed.
+    cached = current_app.extensions.get(_RENDERED)
+    if cached is None or cached[0] is not snap:
+        cached = (snap, render_template("public/index.html", snap=snap))
+        current_app.extensions[_RENDERED] = cached
+    return cached[1]
 
 
 def can_subscribe() -> bool:
