@@ -276,7 +276,8 @@ def _next_member_position(group_id: int) -> int:
 
 
 def _clean_description(value: str | None) -> str | None:
-    return require_text(value, "description", max_length=DESCRIPTION_MAX, required=False) or None
+    return require_text(value, "description", max_length=DESCRIPTION_MAX, required=False,
+                        multiline=True) or None
 
 
 def create_group(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class DomainError(Exception):
     """Base of the errors an operation raises for a request it refuses."""
@@ -32,9 +34,19 @@ class Conflict(DomainError):
     status_code = 409
 
 
-def require_text(value: str | None, field: str, *, max_length: int, required: bool = True) -> str:
-    """Strip ``value`` and check that it is present (if required) and not too long."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"[\r\n\u2028\u2029]")
+
+
+def require_text(value: str | None, field: str, *, max_length: int, required: bool = True,
+                 multiline: bool = False) -> str:
+    """Strip ``value`` and check that it is present (if required), not too long, and free of
+    control characters (and of line breaks, unless ``multiline``)."""
     text = (value or "").strip()
+    label = field.replace("_", " ").capitalize()
+    if _CONTROL.search(text) or (not multiline and _LINE_BREAK.search(text)):
+        raise ValidationError(f"{label} contains characters that are not allowed "
+                              "(control characters or line breaks).", field)
     if required and not text:
         raise ValidationError(f"{field.replace('_', ' ').capitalize()} must not be empty.", field)
     if len(text) > max_length:

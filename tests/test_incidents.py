@@ -269,3 +269,18 @@ def test_history_queries_file_incidents_and_maintenance_by_their_time(db):
     assert inc.oldest_occurrence() == old.started_at
     assert inc.open_incidents() == [new, old]
     assert [m.name for m in inc.recent(inc.IncidentKind.MAINTENANCE)] == ["Upcoming", "Done"]
+
+
+@pytest.mark.parametrize("name", ["Outage\r\nBcc: victim@example.com", "Nul\x00byte",
+                                  "Bell\x07", "Line\u2028separator"])
+def test_names_with_control_characters_or_line_breaks_are_refused(db, name):
+    with pytest.raises(ValidationError) as caught:
+        inc.open_incident(name)
+    assert caught.value.field == "name" and "not allowed" in caught.value.message
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count(Incident.id))) == 0
+
+
+def test_bodies_keep_their_line_breaks(db):
+    incident = inc.open_incident("Outage", body="Line one\r\n\r\nLine two")
+    assert incident.updates[0].body == "Line one\r\n\r\nLine two"
