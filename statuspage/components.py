@@ -282,9 +282,9 @@ def _clean_description(value: str | None) -> str | None:
 
 def create_group(
     name: str, *, description: str | None = None, collapsed: bool = True,
-    actor: str | None = None,
+    component_ids: Iterable[Any] | None = None, actor: str | None = None,
 ) -> ComponentGroup:
-    """Create a component group at the end of the page."""
+    """Create a component group at the end of the page, optionally with its members."""
     group = ComponentGroup(
         name=require_text(name, "name", max_length=NAME_MAX),
         description=_clean_description(description),
@@ -293,6 +293,8 @@ def create_group(
     )
     db.session.add(group)
     db.session.flush()
+    if component_ids is not None:
+        _set_members(group, component_ids)
     _record(actor, "group.create", "component_group", group.id, group.name)
     db.session.commit()
     return group
@@ -300,8 +302,10 @@ def create_group(
 
 def update_group(group: ComponentGroup, *, actor: str | None = None, **changes: Any
                  ) -> ComponentGroup:
-    """Rename or describe a group, or change whether it starts collapsed."""
-    _reject_unknown(changes, {"name", "description", "collapsed"})
+    """Rename or describe a group, change whether it starts collapsed, or set its members."""
+    _reject_unknown(changes, {"name", "description", "collapsed", "component_ids"})
+    if "component_ids" in changes:
+        _set_members(group, changes["component_ids"])
     if "name" in changes:
         group.name = require_text(changes["name"], "name", max_length=NAME_MAX)
     if "description" in changes:
@@ -311,6 +315,29 @@ def update_group(group: ComponentGroup, *, actor: str | None = None, **changes: 
     _record(actor, "group.update", "component_group", group.id, ", ".join(sorted(changes)))
     db.session.commit()
     return group
+
+
+def _set_members(group: ComponentGroup, component_ids: Iterable[Any]) -> None:
+    """Make exactly these components the group's members, in the order given. No commit."""
+    wanted: list[Component] = []
+    for raw in component_ids:
+        component = _get(Component, raw)
+        if component is None:
+            raise ValidationError(f"Unknown component {raw!r}.", "components")
+        if component not in wanted:
+            wanted.append(component)
+    db.session.flush()
+    position = _next_top_level_position()
+    for member in list(group.components):
+        if member not in wanted:
+            member.group_id = None
+            member.position = position
+            position += 1
+    for index, component in enumerate(wanted):
+        component.group_id = group.id
+        component.position = index + 1
+    db.session.flush()
+    db.session.expire(group, ["components"])
 
 
 def delete_group(group: ComponentGroup, *, actor: str | None = None) -> None:
@@ -494,7 +521,8 @@ def uptime_days(
     """Per component, one UptimeDay for each of the last ``days`` days (oldest first).
 
     Days are calendar days in ``zone`` (the page's time zone). One query reads the history of
-    all the components for the window, plus the last change before it.
+    all the components for the window, plus the last change before it, however long the
+    history is (the (component_id, changed_at) index serves both parts).
     """
     now = now or utcnow()
     zone = zone or now.tzinfo
@@ -504,12 +532,22 @@ def uptime_days(
     changes: dict[int, list[tuple[datetime, ComponentStatus]]] = {cid: [] for cid in component_ids}
     if not component_ids:
         return {}
+    change = ComponentStatusChange
+    columns = (change.component_id, change.changed_at, change.id, change.to_status)
+    in_window = sa.select(*columns).where(change.component_id.in_(component_ids),
+                                          change.changed_at >= window_start)
+    last_before = (
+        sa.select(change.component_id, sa.func.max(change.changed_at).label("changed_at"))
+        .where(change.component_id.in_(component_ids), change.changed_at < window_start)
+        .group_by(change.component_id).subquery()
+    )
+    status_at_start = sa.select(*columns).join(last_before, sa.and_(
+        last_before.c.component_id == change.component_id,
+        last_before.c.changed_at == change.changed_at))
+    both = sa.union_all(in_window, status_at_start).subquery()
     rows = db.session.execute(
-        sa.select(ComponentStatusChange.component_id, ComponentStatusChange.changed_at,
-                  ComponentStatusChange.to_status)
-        .where(ComponentStatusChange.component_id.in_(component_ids))
-        .order_by(ComponentStatusChange.component_id, ComponentStatusChange.changed_at,
-                  ComponentStatusChange.id)
+        sa.select(both.c.component_id, both.c.changed_at, both.c.to_status)
+        .order_by(both.c.component_id, both.c.changed_at, both.c.id)
     )
     for component_id, changed_at, to_status in rows:
         changes[component_id].append((changed_at, to_status))

@@ -213,3 +213,17 @@ def test_uptime_days_follow_the_page_time_zone(db, make_component):
 def test_uptime_of_nothing_is_empty(db):
     assert comp.uptime_days([]) == {}
     assert comp.uptime_percentage([]) is None
+
+
+def test_uptime_reads_the_status_at_the_window_start_from_older_history(db, make_component):
+    utc = ZoneInfo("UTC")
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    api = make_component("API", now=start)
+    for day in range(0, 200, 2):  # a long history before the window
+        comp.set_component_status(api, "degraded_performance", now=start + timedelta(days=day))
+        comp.set_component_status(api, "operational", now=start + timedelta(days=day, hours=1))
+    comp.set_component_status(api, "major_outage", now=start + timedelta(days=250))
+    now = start + timedelta(days=260, hours=12)
+    days = comp.uptime_days([api.id], days=5, now=now, zone=utc)[api.id]
+    assert all(d.measured and d.worst is MAJ and d.uptime == 0.0 for d in days[:-1])
+    assert days[-1].major_seconds == 12 * 3600
