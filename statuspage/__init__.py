@@ -35,7 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings.check(app.config)
 
     from . import cli, scheduler
-    from .views import admin, api, caching, errors, filters, public
+    from .views import admin, api, api_v1, caching, embeds, errors, filters, public
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -49,6 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     public.init_app(app)
     admin.init_app(app)
     api.init_app(app)
+    api_v1.init_app(app)
+    embeds.init_app(app)
     scheduler.init_app(app)
     cli.init_app(app)
     return app

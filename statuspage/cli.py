@@ -1,4 +1,5 @@
-"""flask commands: create-user, demo-data, worker, check-settings, dev."""
+"""flask commands: create-user, create-api-key, demo-data, worker, send-test-mail,
+check-settings, dev."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.engine import make_url
 
 from . import config as settings
-from . import scheduler, staff
+from . import devmail, notifications, scheduler, staff
 from .errors import DomainError
 
 SECRET_SETTINGS = frozenset({"SECRET_KEY", "MAIL_PASSWORD"})
@@ -32,6 +33,22 @@ def create_user_command(email: str, role: str) -> None:
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"Created {user.role} {user.email}.")
+
+
+@click.command("create-api-key")
+@click.argument("name")
+@click.option("--scope", type=click.Choice([s.value for s in staff.ApiKeyScope]),
+              default="read", show_default=True)
+@with_appcontext
+def create_api_key_command(name: str, scope: str) -> None:
+    """Create a management API key and print it; it is shown this once only."""
+    try:
+        key, token = staff.create_api_key(name, scope=scope, actor="cli")
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Created {key.scope} API key “{key.name}” ({key.prefix}…). "
+               "Copy it now; it is not shown again:")
+    click.echo(token)
 
 
 @click.command("demo-data")
@@ -69,6 +86,20 @@ def worker_command(once: bool) -> None:
     scheduler.run_forever(app)
 
 
+@click.command("send-test-mail")
+@click.argument("address")
+@with_appcontext
+def send_test_mail_command(address: str) -> None:
+    """Send one email to ADDRESS now through the configured relay, to check the MAIL_* settings."""
+    try:
+        message_id = notifications.send_test_email(address)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    config = current_app.config
+    click.echo(f"Sent a test email to {address} through {config['MAIL_SERVER']}:"
+               f"{config['MAIL_PORT']} (Message-ID {message_id}).")
+
+
 @click.command("check-settings")
 @with_appcontext
 def check_settings_command() -> None:
@@ -88,7 +119,8 @@ def check_settings_command() -> None:
 @click.option("--port", default=5000, show_default=True)
 @click.option("--reload/--no-reload", default=True, show_default=True)
 def dev_command(host: str, port: int, reload: bool) -> None:
-    """Serve the page for development, with the scheduler in this process."""
+    """Serve the page for development, with the scheduler (and the mail catcher when
+    DEV_MAIL_CATCHER is set) in this process."""
     from werkzeug.serving import run_simple
 
     from . import create_app
@@ -96,12 +128,26 @@ def dev_command(host: str, port: int, reload: bool) -> None:
     app = create_app({"SCHEDULER_IN_PROCESS": True})
     # Under the reloader the parent only watches files; the child serves and runs the jobs.
     if not reload or os.environ.get("WERKZEUG_RUN_MAIN") == "true":
+        if app.config["DEV_MAIL_CATCHER"]:
+            _start_mail_catcher(app)
         scheduler.start_in_background(app)
     run_simple(host, port, app, use_reloader=reload, use_debugger=False, threaded=True)
 
 
+def _start_mail_catcher(app: Flask) -> None:
+    try:
+        catcher = devmail.start_catcher(app)
+    except devmail.CatcherError as exc:
+        # The page still serves; mail goes to whatever listens there instead.
+        click.secho(f"{exc} Caught mail will not show in the admin.", fg="yellow", err=True)
+        return
+    click.echo(f"Mail catcher on {catcher.host}:{catcher.port}: read the emails at "
+               "/admin/mail")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (create_user_command, demo_data_command, worker_command,
-                    check_settings_command, dev_command):
+    for command in (create_user_command, create_api_key_command, demo_data_command,
+                    worker_command,
+                    send_test_mail_command, check_settings_command, dev_command):
         app.cli.add_command(command)

@@ -80,6 +80,9 @@ SETTINGS: tuple[Setting, ...] = (
             "back-off for up to two days."),
     Setting("MAIL_BATCH_SIZE", "MAIL_BATCH_SIZE", 50, parse_int,
             "Emails a worker claims and sends over one SMTP connection at a time."),
+    Setting("MAIL_LEASE_SECONDS", "MAIL_LEASE_SECONDS", 300, parse_int,
+            "Seconds a worker owns the emails it claimed; those of a worker that died are sent "
+            "by another after this. Keep it far longer than sending one batch takes."),
     Setting("MAINTENANCE_REMINDER_MINUTES", "MAINTENANCE_REMINDER_MINUTES", 60, parse_int,
             "How long before a scheduled maintenance starts its reminder is emailed."),
     Setting("CONFIRM_TOKEN_MAX_AGE_DAYS", "CONFIRM_TOKEN_MAX_AGE_DAYS", 7, parse_int,
@@ -95,6 +98,12 @@ SETTINGS: tuple[Setting, ...] = (
             "`Cache-Control: max-age` of public pages and feeds."),
     Setting("HISTORY_PAGE_SIZE", "HISTORY_PAGE_SIZE", 3, parse_int,
             "Months of incidents shown per page of /history."),
+    Setting("API_RATE_LIMIT_PER_MINUTE", "API_RATE_LIMIT_PER_MINUTE", 300, parse_int,
+            "Management API requests per minute each key may make, counted in each web "
+            "process; beyond it the API answers 429 with `Retry-After`. 0 turns the limit off."),
+    Setting("API_RATE_LIMIT_BURST", "API_RATE_LIMIT_BURST", 150, parse_int,
+            "Management API requests a key may make at once before the per-minute rate "
+            "applies (the size of its token bucket)."),
 )
 
 

@@ -279,6 +279,19 @@ def latest(limit: int = 50, component_id: int | None = None) -> list[Incident]:
         query.order_by(Incident.created_at.desc(), Incident.id.desc()).limit(limit)))
 
 
+def search(query: str = "", *, page: int = 1, per_page: int = 100) -> list[Incident]:
+    """Incidents and maintenance whose name contains ``query``, newest first, a page at a
+    time."""
+    stmt = sa.select(Incident).options(*_with_details())
+    text = (query or "").strip().lower()
+    if text:
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(sa.func.lower(Incident.name).like(f"%{escaped}%", escape="\\"))
+    return list(db.session.scalars(
+        stmt.order_by(Incident.created_at.desc(), Incident.id.desc())
+        .offset((max(page, 1) - 1) * per_page).limit(per_page)))
+
+
 def past(kind: IncidentKind, *, page: int = 1, per_page: int = 25
          ) -> tuple[list[Incident], bool]:
     """One page of finished incidents (or maintenance), newest first, and whether more exist."""

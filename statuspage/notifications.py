@@ -28,6 +28,7 @@ from flask_mail import BadHeaderError, Message
 
 from .audit import _record
 from .dbtypes import UTCDateTime, utcnow
+from .errors import DomainError
 from .extensions import db, mail
 from .incidents import (
     STATUS_LABELS,
@@ -46,11 +47,12 @@ from .outbox import (
     _enqueue_notice,
 )
 from .site import PageSettings, get_page_settings
-from .subscriptions import Subscriber, TokenPurpose, _reaches, make_token
+from .subscriptions import Subscriber, TokenPurpose, _reaches, make_token, normalise_email
 
 log = logging.getLogger(__name__)
 
-# A worker owns a claimed batch this long; it must be far longer than sending one batch takes.
+# A worker owns a claimed batch this long (MAIL_LEASE_SECONDS sets it); it must be far longer
+# than sending one batch takes.
 LEASE = timedelta(minutes=5)
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
@@ -324,6 +326,11 @@ class _Plain:
                    delivery.to_address)
 
 
+def lease() -> timedelta:
+    """How long a worker owns the deliveries it claimed before another may take them."""
+    return timedelta(seconds=max(current_app.config.get("MAIL_LEASE_SECONDS", 300), 1))
+
+
 def _claim(now: datetime, limit: int, worker_id: str) -> list[int]:
     """Lease up to ``limit`` due deliveries to this worker; returns their ids."""
     unclaimed = sa.or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now)
@@ -336,7 +343,7 @@ def _claim(now: datetime, limit: int, worker_id: str) -> list[int]:
     if not ids:
         db.session.commit()
         return []
-    until = now + LEASE
+    until = now + lease()
     # Re-checked in the UPDATE, so that where row locks do not exist (SQLite) two workers
     # cannot both win a delivery.
     db.session.execute(
@@ -557,3 +564,35 @@ def retry_failed(*, update_id: int | None = None, delivery_ids: Iterable[int] | 
     _record(actor, "delivery.retry", "delivery", update_id, f"{count} failed emails queued again")
     db.session.commit()
     return count
+
+
+class MailError(DomainError):
+    """The mail relay could not be reached, or refused the email."""
+
+    status_code = 502
+
+
+def send_test_email(address: str) -> str:
+    """Send one email to ``address`` now through the relay, bypassing the queue; its Message-ID.
+
+    Raises MailError with the relay's own words, so a wrong setting is easy to spot.
+    """
+    to = normalise_email(address)
+    page = get_page_settings()
+    config = current_app.config
+    relay = f"{config['MAIL_SERVER']}:{config['MAIL_PORT']}"
+    message = Message(
+        subject=header_text(f"[{page.name}] Test email"), recipients=[to], sender=_sender(page),
+        body=(f"This is a test email from the status page {page.name} ({_url('/')}).\n\n"
+              f"It left through the mail relay {relay}, so the mail settings work.\n"),
+        extra_headers={"Auto-Submitted": "auto-generated"})
+    try:
+        with mail.connect() as connection:
+            connection.send(message)
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+        raise MailError(f"The relay {relay} refused the email: {_smtp_failure(exc)[1]}",
+                        "address") from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise MailError(f"Could not send through {relay}: {type(exc).__name__}: {exc}",
+                        "address") from None
+    return str(message.msgId)

@@ -1,9 +1,12 @@
-"""Ops users and their roles; reading the audit log."""
+"""Ops users and their roles; API keys for the management API; reading the audit log."""
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
@@ -13,7 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .audit import AuditEntry, _record
 from .dbtypes import UTCDateTime, enum_column, utcnow
-from .errors import Conflict, NotFound, ValidationError
+from .errors import Conflict, NotFound, ValidationError, require_text
 from .extensions import db
 
 PASSWORD_MIN = 10
@@ -176,3 +179,120 @@ def audit_log(*, page: int = 1, per_page: int = 50) -> tuple[list[AuditEntry], b
         .offset((page - 1) * per_page).limit(per_page + 1)
     ))
     return rows[:per_page], len(rows) > per_page
+
+
+# --- API keys ------------------------------------------------------------------------------------
+
+API_KEY_NAME_MAX = 100
+# The key is shown once; the database keeps only its SHA-256 (a 256-bit random token needs no
+# slow hash) and a short prefix by which people tell keys apart.
+API_KEY_PREFIX = "sp_"
+API_KEY_PREFIX_LENGTH = len(API_KEY_PREFIX) + 8
+# Using a key records the time, but at most this often, so reads do not each cost a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKeyScope(enum.StrEnum):
+    READ = "read"
+    WRITE = "write"
+
+
+class ApiKey(db.Model):
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(API_KEY_NAME_MAX))
+    prefix: Mapped[str] = mapped_column(sa.String(16), index=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    scope: Mapped[ApiKeyScope] = mapped_column(enum_column(ApiKeyScope, "scope"),
+                                               default=ApiKeyScope.READ)
+    created_by: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope is ApiKeyScope.WRITE
+
+
+def _hash_key(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def parse_scope(value: object) -> ApiKeyScope:
+    """The ApiKeyScope spelled by ``value``."""
+    try:
+        return ApiKeyScope(str(value).strip())
+    except ValueError:
+        raise ValidationError("Scope must be read or write.", "scope") from None
+
+
+def create_api_key(name: str, *, scope: ApiKeyScope | str = ApiKeyScope.READ,
+                   actor: str | None = None, now: datetime | None = None
+                   ) -> tuple[ApiKey, str]:
+    """Create an API key; returns it with the plaintext key, which is never stored or shown
+    again."""
+    token = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(name=require_text(name, "name", max_length=API_KEY_NAME_MAX),
+                 scope=parse_scope(scope), prefix=token[:API_KEY_PREFIX_LENGTH],
+                 key_hash=_hash_key(token), created_by=actor or "system",
+                 created_at=now or utcnow())
+    db.session.add(key)
+    db.session.flush()
+    _record(actor, "api_key.create", "api_key", key.id, f"{key.name} ({key.scope}, {key.prefix})")
+    db.session.commit()
+    return key, token
+
+
+def all_api_keys() -> list[ApiKey]:
+    """Every API key, active ones first, newest first."""
+    return list(db.session.scalars(sa.select(ApiKey).order_by(
+        ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc(), ApiKey.id.desc())))
+
+
+def get_api_key(key_id: object) -> ApiKey:
+    """The API key with this id, or NotFound."""
+    try:
+        key = db.session.get(ApiKey, int(str(key_id)))
+    except ValueError:
+        key = None
+    if key is None:
+        raise NotFound("No such API key.", "api_key_id")
+    return key
+
+
+def revoke_api_key(key: ApiKey, *, actor: str | None = None,
+                   now: datetime | None = None) -> ApiKey:
+    """Revoke a key: it stops working at once and stays listed as revoked."""
+    if key.revoked_at is None:
+        key.revoked_at = now or utcnow()
+        _record(actor, "api_key.revoke", "api_key", key.id, f"{key.name} ({key.prefix})")
+        db.session.commit()
+    return key
+
+
+def authenticate_api_key(token: str | None, *, now: datetime | None = None) -> ApiKey | None:
+    """The active key that ``token`` spells, or None; records when it was last used."""
+    token = (token or "").strip()
+    if not token.startswith(API_KEY_PREFIX) or len(token) > 200:
+        return None
+    digest = _hash_key(token)
+    found = None
+    candidates = db.session.scalars(
+        sa.select(ApiKey).where(ApiKey.prefix == token[:API_KEY_PREFIX_LENGTH]))
+    for candidate in candidates:
+        # Compared in constant time, so response times reveal nothing about the stored hash.
+        if hmac.compare_digest(candidate.key_hash, digest) and candidate.active:
+            found = candidate
+    if found is None:
+        return None
+    now = now or utcnow()
+    if found.last_used_at is None or now - found.last_used_at >= LAST_USED_RESOLUTION:
+        found.last_used_at = now
+        db.session.commit()
+    return found

@@ -26,7 +26,7 @@ from . import components as comp
 from .audit import _record
 from .components import Component, ComponentGroup
 from .dbtypes import UTCDateTime, as_utc, utcnow
-from .errors import DomainError, NotFound, ValidationError
+from .errors import Conflict, DomainError, NotFound, ValidationError
 from .extensions import db
 from .outbox import ADDRESS_MAX, Delivery, DeliveryKind, DeliveryStatus, _enqueue_delivery
 
@@ -402,6 +402,30 @@ def purge_unconfirmed(*, now: datetime | None = None) -> int:
     return len(ids)
 
 
+def add_subscriber(
+    email: str, *, component_ids: Iterable[Any] = (), group_ids: Iterable[Any] = (),
+    confirmed: bool = False, actor: str | None = None, now: datetime | None = None,
+) -> Subscriber:
+    """Add a subscriber as ops do (the management API): confirmed at once when ops have the
+    person's consent, else sent a confirmation link. No components chosen means all."""
+    now = now or utcnow()
+    address = normalise_email(email)
+    if find_subscriber(address) is not None:
+        raise Conflict("This address is subscribed already.", "email")
+    chosen = _chosen_components(component_ids, group_ids)
+    subscriber = Subscriber(email=address, created_at=now, updated_at=now,
+                            all_components=not chosen, components=chosen,
+                            confirmed_at=now if confirmed else None)
+    db.session.add(subscriber)
+    db.session.flush()
+    if not confirmed:
+        _queue_link(subscriber, now, force=True)
+    _record(actor, "subscriber.add", "subscriber", subscriber.id,
+            f"{address} ({'confirmed' if confirmed else 'to confirm'})")
+    db.session.commit()
+    return subscriber
+
+
 # --- CSV import and export --------------------------------------------------------------------
 
 @dataclass
@@ -456,8 +480,11 @@ def _csv_cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
-def export_csv() -> str:
-    """Every subscriber as CSV: address, confirmed, components, quarantined."""
+def export_csv(*, actor: str | None = None) -> str:
+    """Every subscriber as CSV: address, confirmed, components, quarantined.
+
+    An export by a person is audited: it hands out every subscriber's address.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["email", "confirmed_at", "components", "quarantined_at", "created_at"])
@@ -473,4 +500,7 @@ def export_csv() -> str:
             s.quarantined_at.isoformat() if s.quarantined_at else "",
             s.created_at.isoformat(),
         ])
+    if actor is not None:
+        _record(actor, "subscriber.export", "subscriber", None, "exported as CSV")
+        db.session.commit()
     return out.getvalue()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -16,8 +17,11 @@ from flask import (
     Blueprint,
     Flask,
     abort,
+    current_app,
     flash,
     g,
+    jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -29,15 +33,19 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from .. import components as comp
+from .. import devmail, scheduler, site, staff
 from .. import incidents as inc
-from .. import site, staff
+from .. import notifications as notify
+from .. import subscriptions as subs
 from ..components import Component, ComponentGroup
+from ..dbtypes import utcnow
 from ..errors import DomainError, NotFound
 from ..extensions import db, login_manager
 from ..incidents import Incident, IncidentKind
 from .forms import (
     COMPONENT_STATUS_CHOICES,
     ActiveForm,
+    ApiKeyForm,
     ComponentForm,
     ComponentStatusForm,
     GroupForm,
@@ -51,6 +59,7 @@ from .forms import (
     PageSettingsForm,
     PostmortemForm,
     RoleForm,
+    SubscriberImportForm,
     UpdateTextForm,
     UserForm,
     incident_update_form,
@@ -383,9 +392,13 @@ def _incident_page(incident: Incident, *, update_form: Any = None,
         update_form = incident_update_form(ordered, formdata=None, status=default)
     if postmortem_form is None:
         postmortem_form = PostmortemForm(formdata=None, postmortem=incident.postmortem_body)
+    # The update announces the incident's components plus those it changes.
+    announced = [c.id for c in incident.components]
     return render_template("admin/incident.html", incident=incident, form=update_form,
                            postmortem_form=postmortem_form, tree=comp.component_tree(),
-                           notify_form=NotifyForm(formdata=None))
+                           notify_form=NotifyForm(formdata=None), announced=announced,
+                           reach=subs.count_reach([*announced, *update_form.component_changes()]),
+                           deliveries=notify.delivery_counts(u.id for u in incident.updates))
 
 
 @bp.get("/incidents")
@@ -401,7 +414,8 @@ def incidents() -> str:
 def new_incident() -> Page:
     """Open an incident with its first update."""
     form = new_incident_form(_components_in_page_order())
-    context = {"tree": comp.component_tree()}
+    context = {"tree": comp.component_tree(), "announced": [],
+               "reach": subs.count_reach(form.component_changes())}
     if not form.validate_on_submit():
         return _invalid("admin/incident_new.html", form, **context)
     try:
@@ -566,7 +580,8 @@ def _maintenance_page(maintenance: Incident, *, update_form: Any = None) -> str:
         default = maintenance.status
         update_form = MaintenanceUpdateForm(formdata=None, status=default)
     return render_template("admin/maintenance.html", incident=maintenance, form=update_form,
-                           notify_form=NotifyForm(formdata=None))
+                           notify_form=NotifyForm(formdata=None),
+                           deliveries=notify.delivery_counts(u.id for u in maintenance.updates))
 
 
 @bp.get("/maintenance")
@@ -678,6 +693,169 @@ def cancel_maintenance(incident_id: int) -> Page:
             button="Cancel maintenance", notify_form=NotifyForm(formdata=None),
             cancel=url_for(".maintenance", incident_id=maintenance.id))
     return _maintenance_step(incident_id, inc.cancel_maintenance, "Maintenance cancelled.")
+
+
+# --- subscribers and email -----------------------------------------------------------------------
+
+SUBSCRIBERS_PER_PAGE = 50
+
+
+@bp.context_processor
+def mail_health() -> dict[str, Any]:
+    """Worker and queue state for the layout's warning banner and the dashboard."""
+    if not current_user.is_authenticated:
+        return {}
+    return {"worker": scheduler.worker_status(), "mail_queue": notify.queue_status()}
+
+
+def _subscriber_action(subscriber_id: int, operation: Callable[..., Any], done: str) -> Response:
+    subscriber = subs.get_subscriber(subscriber_id)
+    email = subscriber.email
+    try:
+        operation(subscriber, actor=_actor())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, ERROR)
+    else:
+        flash(done.format(email=email), SUCCESS)
+    return redirect(safe_next(request.form.get("next"), url_for(".subscribers")))
+
+
+@bp.get("/subscribers")
+@admin_required
+def subscribers() -> str:
+    """Counts, search by address, and each subscriber's choice (addresses: admins only)."""
+    query = request.args.get("q", "").strip()[:254]
+    page_no = _page_number()
+    found = subs.search_subscribers(query, limit=SUBSCRIBERS_PER_PAGE + 1,
+                                    offset=(page_no - 1) * SUBSCRIBERS_PER_PAGE)
+    return render_template(
+        "admin/subscribers.html", counts=subs.subscriber_counts(), query=query,
+        subscribers=found[:SUBSCRIBERS_PER_PAGE], more=len(found) > SUBSCRIBERS_PER_PAGE,
+        page_no=page_no, import_form=SubscriberImportForm(formdata=None))
+
+
+@bp.post("/subscribers/<int:subscriber_id>/resend")
+@admin_required
+def resend_confirmation(subscriber_id: int) -> Response:
+    """Email the subscriber a fresh confirmation (or manage) link now."""
+    return _subscriber_action(subscriber_id, subs.resend_confirmation,
+                              "A new link is on its way to {email}.")
+
+
+@bp.post("/subscribers/<int:subscriber_id>/unquarantine")
+@admin_required
+def clear_quarantine(subscriber_id: int) -> Response:
+    """Let a quarantined address receive email again."""
+    return _subscriber_action(subscriber_id, subs.clear_quarantine,
+                              "{email} receives email again.")
+
+
+@bp.route("/subscribers/<int:subscriber_id>/delete", methods=["GET", "POST"])
+@admin_required
+def remove_subscriber(subscriber_id: int) -> Page:
+    """Ask, then remove a subscriber; their queued emails are cancelled."""
+    subscriber = subs.get_subscriber(subscriber_id)
+    if request.method == "GET":
+        return render_template(
+            "admin/confirm.html", title=f"Remove {subscriber.email}?",
+            question="They get no more email from this page, and their links stop working. "
+                     "They can subscribe again.",
+            action=url_for(".remove_subscriber", subscriber_id=subscriber.id),
+            button="Remove subscriber", cancel=url_for(".subscribers"))
+    return _subscriber_action(subscriber_id, subs.unsubscribe, "Removed {email}.")
+
+
+@bp.get("/subscribers/export.csv")
+@admin_required
+def export_subscribers() -> Response:
+    """Every subscriber as a CSV download (audited: it is personal data)."""
+    filename = f"subscribers-{utcnow():%Y-%m-%d}.csv"
+    return Response(subs.export_csv(actor=_actor()), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store"})
+
+
+@bp.route("/subscribers/import", methods=["GET", "POST"])
+@admin_required
+def import_subscribers() -> Page:
+    """Add the addresses of a CSV file; confirmed only when ops tick that they consented."""
+    form = SubscriberImportForm()
+    if not form.validate_on_submit():
+        return _invalid("admin/subscribers_import.html", form, result=None)
+    try:
+        text = form.file.data.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        form.file.errors = ["The file is not UTF-8 text. Save it as CSV (UTF-8) and retry."]
+        return render_template("admin/subscribers_import.html", form=form, result=None), 422
+    result = subs.import_subscribers(text, confirmed=form.confirmed.data, actor=_actor())
+    what = "confirmed subscribers" if form.confirmed.data else "addresses to confirm by email"
+    flash(f"Imported {len(result.added)} {what}.", SUCCESS if result.added else INFO)
+    return render_template("admin/subscribers_import.html",
+                           form=SubscriberImportForm(formdata=None), result=result,
+                           confirmed=form.confirmed.data)
+
+
+@bp.get("/reach")
+def reach() -> Response | tuple[Response, int]:
+    """How many subscribers an update about these components would reach (JSON)."""
+    try:
+        count = subs.count_reach(request.args.getlist("component"))
+    except DomainError as exc:
+        return jsonify(error=exc.message), exc.status_code
+    return jsonify(reach=count)
+
+
+@bp.post("/incidents/<int:incident_id>/updates/<int:update_id>/retry")
+def retry_update_deliveries(incident_id: int, update_id: int) -> Response:
+    """Queue an update's failed emails again."""
+    incident = inc.get_incident(incident_id)
+    update = inc.get_update(incident, update_id)
+    count = notify.retry_failed(update_id=update.id, actor=_actor())
+    return _done(f"{count} failed email{'' if count == 1 else 's'} queued again.",
+                 _detail_endpoint(incident), incident_id=incident.id)
+
+
+@bp.get("/deliveries/failed")
+@admin_required
+def failed_deliveries() -> str:
+    """Emails that gave up, with the relay's last answer."""
+    return render_template("admin/subscribers_failed.html",
+                           deliveries=notify.failed_deliveries())
+
+
+@bp.post("/deliveries/retry")
+@admin_required
+def retry_all_deliveries() -> Response:
+    """Queue every failed email again."""
+    count = notify.retry_failed(actor=_actor())
+    return _done(f"{count} failed email{'' if count == 1 else 's'} queued again.",
+                 ".failed_deliveries")
+
+
+def _mail_directory() -> Path:
+    # The caught mail exists only while developing with the catcher on.
+    if not current_app.config.get("DEV_MAIL_CATCHER"):
+        abort(404)
+    return devmail.mail_directory(current_app)
+
+
+@bp.get("/mail")
+@admin_required
+def mail() -> str:
+    """The emails the development catcher received, newest first."""
+    return render_template("admin/mail.html",
+                           messages=devmail.caught_messages(_mail_directory()))
+
+
+@bp.get("/mail/<message_id>")
+@admin_required
+def mail_message(message_id: str) -> str:
+    """One caught email, its HTML shown sandboxed, with its links to follow."""
+    message = devmail.caught_message(_mail_directory(), message_id)
+    if message is None:
+        abort(404)
+    return render_template("admin/mail_message.html", message=message)
 
 
 # --- page settings, staff, audit log (admins only) ------------------------------------------------
@@ -793,6 +971,58 @@ def audit() -> str:
     page_no = _page_number()
     entries, more = staff.audit_log(page=page_no, per_page=AUDIT_PER_PAGE)
     return render_template("admin/audit.html", entries=entries, more=more, page_no=page_no)
+
+
+# --- API keys -------------------------------------------------------------------------------------
+
+def _api_keys_page(form: ApiKeyForm | None = None, status: int = 200,
+                   new_key: tuple[staff.ApiKey, str] | None = None) -> Response:
+    response = make_response(render_template(
+        "admin/api_keys.html", keys=staff.all_api_keys(), new_key=new_key,
+        form=form or ApiKeyForm(formdata=None)), status)
+    # The page may show a key in plain text: keep it out of every cache and the history.
+    response.cache_control.no_store = True
+    return response
+
+
+@bp.get("/api-keys")
+@admin_required
+def api_keys() -> Response:
+    """Every API key with its prefix, scope, last use and creator, and a form for a new one."""
+    return _api_keys_page()
+
+
+@bp.post("/api-keys")
+@admin_required
+def create_api_key() -> Response:
+    """Create a key and show it this once (rendered, never flashed into the session)."""
+    form = ApiKeyForm()
+    if not form.validate_on_submit():
+        flash(FIX_FIELDS, ERROR)
+        return _api_keys_page(form, 422)
+    try:
+        new_key = staff.create_api_key(form.name.data, scope=form.scope.data, actor=_actor())
+    except DomainError as exc:
+        db.session.rollback()
+        if not show_domain_error(form, exc):
+            flash(exc.message, ERROR)
+        return _api_keys_page(form, exc.status_code)
+    return _api_keys_page(new_key=new_key, status=201)
+
+
+@bp.route("/api-keys/<int:key_id>/revoke", methods=["GET", "POST"])
+@admin_required
+def revoke_api_key(key_id: int) -> Page:
+    """Ask, then revoke a key; it stops working at once."""
+    key = staff.get_api_key(key_id)
+    if request.method == "GET":
+        return render_template(
+            "admin/confirm.html", title=f"Revoke API key “{key.name}”?",
+            question="Scripts using it get 401 from now on. This cannot be undone.",
+            action=url_for(".revoke_api_key", key_id=key.id), button="Revoke key",
+            cancel=url_for(".api_keys"))
+    staff.revoke_api_key(key, actor=_actor())
+    return _done(f"API key “{key.name}” revoked.", ".api_keys")
 
 
 def init_app(app: Flask) -> None:

@@ -171,7 +171,8 @@ def serialize_maintenance(maintenance: Incident, ctx: Context) -> dict[str, Any]
 
 # --- lists -------------------------------------------------------------------------------------
 
-def _context() -> Context:
+def build_context() -> Context:
+    """The shared part of a response: the page, and every component in page order."""
     ctx = Context(page=serialize_page(), base_url=current_app.config["BASE_URL"].rstrip("/"),
                   items=_flatten(comp.component_tree()))
     # Positions count through the page as shown (each group followed by its members), since
@@ -304,7 +305,7 @@ def _body(name: str, version: int, build: Callable[[Context], dict[str, Any]]) -
     hit = cache.get(name)
     if hit is not None and hit[0] == version:
         return hit[1]
-    body = json.dumps(build(_context()), ensure_ascii=False, separators=(",", ":")).encode()
+    body = json.dumps(build(build_context()), ensure_ascii=False, separators=(",", ":")).encode()
     cache[name] = (version, body)
     return body
 

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -263,6 +264,18 @@ class MaintenanceUpdateForm(FlaskForm):
     deliver_notifications = BooleanField("Notify subscribers", default=True)
 
 
+# --- ops console: subscribers -------------------------------------------------------------------
+
+
+class SubscriberImportForm(FlaskForm):
+    file = FileField("CSV file", validators=[
+        FileRequired(message="Choose a CSV file."),
+        FileAllowed(["csv", "txt"], message="Upload a .csv or .txt file.")])
+    confirmed = BooleanField(
+        "These people already agreed to receive our email: subscribe them to all components "
+        "now, without a confirmation email")
+
+
 # --- ops console: page settings and staff ---------------------------------------------------------
 
 
@@ -308,3 +321,50 @@ class ActiveForm(FlaskForm):
     active = SelectField("Active", choices=[SelectChoice("1", "Active"),
                                             SelectChoice("0", "Deactivated")],
                          validators=[InputRequired(message="Choose active or deactivated.")])
+
+
+class ApiKeyForm(FlaskForm):
+    name = StringField("Name", validators=[required("Name"), at_most("Name", 100)],
+                       filters=[_strip])
+    scope = SelectField("Scope", default="read", validate_choice=False, choices=[
+        SelectChoice("read", "Read: look only"),
+        SelectChoice("write", "Write: open incidents, change components, manage subscribers"),
+    ])
+
+
+# --- public: subscriptions -----------------------------------------------------------------------
+
+
+class SubscribeForm(FlaskForm):
+    # No validators: subscriptions.normalise_email decides, so its message is the one shown.
+    email = EmailField("Email address", filters=[_strip])
+
+
+ALL_COMPONENTS = "all"
+SOME_COMPONENTS = "some"
+
+
+class SubscriptionChoiceForm(FlaskForm):
+    """All components, or the ticked components and groups (a group stands for its members).
+
+    The template draws the radios and the tree of checkboxes itself; these fields read them.
+    Unknown ids are left to subscriptions.choose, which refuses them and changes nothing.
+    """
+
+    scope = SelectField("Send me updates about", default=ALL_COMPONENTS, choices=[
+        SelectChoice(ALL_COMPONENTS, "All components, including ones added later"),
+        SelectChoice(SOME_COMPONENTS, "Only the components I tick"),
+    ], validators=[InputRequired(message="Choose all components or some.")])
+    component_ids = MultiCheckboxField("Components", choices=[], validate_choice=False)
+    group_ids = MultiCheckboxField("Groups", choices=[], validate_choice=False)
+
+    def show(self, all_components: bool, component_ids: Iterable[int]) -> None:
+        """Fill the form with a saved choice."""
+        self.scope.data = ALL_COMPONENTS if all_components else SOME_COMPONENTS
+        self.component_ids.data = [str(i) for i in component_ids]
+
+    def choice(self) -> dict[str, Any]:
+        """The arguments subscriptions.choose takes, as entered."""
+        return {"all_components": self.scope.data == ALL_COMPONENTS,
+                "component_ids": self.component_ids.data or [],
+                "group_ids": self.group_ids.data or []}

@@ -1,10 +1,26 @@
-"""Public pages: the status page, incident pages, history, feeds."""
+"""Public pages: the status page, incident pages, history, feeds, and the subscriber's pages."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
-from .. import feeds, page
+from .. import components as comp
+from .. import feeds, page, subscriptions
+from ..errors import DomainError
+from ..extensions import csrf, db
+from ..subscriptions import Subscriber, TokenError, TokenExpired, TokenPurpose
+from .forms import SubscribeForm, SubscriptionChoiceForm, show_domain_error
 
 bp = Blueprint("public", __name__)
 
@@ -62,6 +78,114 @@ def component_atom(component_id: int) -> Response:
     return feeds.feed_response("atom", component_id)
 
 
+# --- subscribing: every page past /subscribe is reached through a signed link from an email ---
+
+Page = str | Response | tuple[str, int]
+
+
+@bp.route("/subscribe", methods=["GET", "POST"])
+def subscribe() -> Page:
+    """Ask for email updates; the answer is the same whether the address was known or not."""
+    form = SubscribeForm()
+    if not form.validate_on_submit():
+        return render_template("public/subscribe.html", form=form)
+    try:
+        address = subscriptions.subscribe(form.email.data)
+    except DomainError as exc:
+        db.session.rollback()
+        show_domain_error(form, exc)
+        return render_template("public/subscribe.html", form=form), exc.status_code
+    return render_template("public/subscribe_sent.html", address=address)
+
+
+@bp.route("/subscriptions/confirm/<token>", methods=["GET", "POST"])
+def confirm_subscription(token: str) -> Page:
+    """The emailed link: choose components; saving the choice confirms the subscription."""
+    subscriber = subscriptions.load_token(TokenPurpose.CONFIRM, token)
+    return _choice_page(subscriber, "public/subscription_confirm.html",
+                        "Your subscription is confirmed.")
+
+
+@bp.post("/subscriptions/confirm/<token>/resend")
+def resend_confirmation(token: str) -> Page:
+    """Email a fresh link in place of an expired one (a forged one gets nothing)."""
+    subscriptions.resend_link(token)
+    return render_template("public/subscribe_sent.html", address=None)
+
+
+@bp.route("/subscriptions/manage/<token>", methods=["GET", "POST"])
+def manage_subscription(token: str) -> Page:
+    """See and change what a subscriber hears about."""
+    subscriber = subscriptions.load_token(TokenPurpose.MANAGE, token)
+    leave = subscriptions.make_token(subscriber, TokenPurpose.UNSUBSCRIBE)
+    return _choice_page(subscriber, "public/subscription_manage.html", "Your choice is saved.",
+                        unsubscribe_url=url_for(".unsubscribe_page", token=leave))
+
+
+@bp.get("/subscriptions/unsubscribe/<token>")
+def unsubscribe_page(token: str) -> str:
+    """Ask before unsubscribing: a GET (a link scanner, a preview) must change nothing."""
+    subscriber = subscriptions.load_token(TokenPurpose.UNSUBSCRIBE, token)
+    return render_template("public/subscription_unsubscribe.html", subscriber=subscriber)
+
+
+# Mail clients POST `List-Unsubscribe=One-Click` here without a CSRF token (RFC 8058); the
+# signed link itself is the proof that the request comes from the subscriber.
+@csrf.exempt
+@bp.post("/subscriptions/unsubscribe/<token>")
+def unsubscribe(token: str) -> str:
+    """Unsubscribe, from the page's button or a mail client's one-click unsubscribe."""
+    subscriber = subscriptions.load_token(TokenPurpose.UNSUBSCRIBE, token)
+    address = subscriber.email
+    subscriptions.unsubscribe(subscriber)
+    return render_template("public/subscription_unsubscribed.html", address=address)
+
+
+@bp.errorhandler(TokenError)
+def link_refused(exc: TokenError) -> tuple[str, int]:
+    """A tampered, expired or revoked link: say so, change nothing, offer a way on."""
+    db.session.rollback()
+    token = (request.view_args or {}).get("token")
+    resend_url = (url_for(".resend_confirmation", token=token)
+                  if isinstance(exc, TokenExpired) and token else None)
+    return render_template("public/subscription_link_error.html", exc=exc,
+                           resend_url=resend_url), exc.status_code
+
+
+@bp.after_request
+def keep_links_private(response: Response) -> Response:
+    """Pages under a signed link are never cached, and never leak the link as a Referer."""
+    if "token" in (request.view_args or {}):
+        response.cache_control.no_store = True
+        response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _choice_page(subscriber: Subscriber, template: str, saved: str, **context: str) -> Page:
+    form = SubscriptionChoiceForm()
+    status = 200
+    if not form.is_submitted():
+        if subscriber.confirmed:  # a new subscriber starts from "all components"
+            form.show(subscriber.all_components, [c.id for c in subscriber.components])
+    elif not form.validate():
+        status = 422
+    else:
+        try:
+            subscriptions.choose(subscriber, **form.choice())
+        except DomainError as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+            status = exc.status_code
+        else:
+            flash(saved)
+            return redirect(url_for(".manage_subscription", token=subscriptions.make_token(
+                subscriber, TokenPurpose.MANAGE)))
+    tree = [item for item in comp.component_tree()
+            if not isinstance(item, comp.ComponentGroup) or item.components]
+    return render_template(template, form=form, subscriber=subscriber, tree=tree,
+                           **context), status
+
+
 _RENDERED = "statuspage.rendered_index"
 
 
@@ -75,12 +199,6 @@ def _rendered_index(snap: page.Snapshot) -> str:
     return cached[1]
 
 
-def can_subscribe() -> bool:
-    """Whether the page offers email subscriptions yet (the button links there)."""
-    return "public.subscribe" in current_app.view_functions
-
-
 def init_app(app: Flask) -> None:
-    """Register the blueprint and the template globals its pages use."""
+    """Register the blueprint."""
     app.register_blueprint(bp)
-    app.add_template_global(can_subscribe, "can_subscribe")
