@@ -224,3 +224,29 @@ def form_errors(html: str) -> list[str]:
 
 
 CHROMIUM = Path("/usr/bin/chromium")
+# Debian's Chromium, never a downloaded one; no background traffic on a closed network.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def require_tool(what: str, present: bool) -> None:
+    """Skip a test whose tool is not installed here; on CI, where it must be, fail instead."""
+    if present:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is missing; CI must run this test.")
+    pytest.skip(f"{what} is not installed")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the whole run, driven by Playwright."""
+    require_tool(str(CHROMIUM), CHROMIUM.exists())
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -27,20 +27,12 @@ from statuspage import create_app
 from statuspage.incidents import resolve_incident
 from statuspage.site import get_page_settings
 from statuspage.staff import create_api_key
-from tests.conftest import CHROMIUM
-from tests.test_browser import CHROMIUM_ARGS
+from tests.conftest import require_tool
 
 CLIENTS = Path(__file__).resolve().parent / "clients"
 NODE_MODULES = CLIENTS / "node_modules"
 WIDGET_BUNDLE = "node_modules/@statuspage/status-widget/dist/index.js"
 NODE = shutil.which("node")
-
-
-def _missing(what: str) -> None:
-    """Skip a test whose tools are not installed here; on CI that is a failure instead."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} is missing; CI must run the client tests.")
-    pytest.skip(f"{what} is missing")
 
 
 def _no_proxy_for_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,8 +83,8 @@ class _EmbeddingSite(SimpleHTTPRequestHandler):
 @pytest.fixture
 def embedding_site(live_server: str) -> Iterator[str]:
     """A second origin on loopback whose page embeds the widget pointed at ``live_server``."""
-    if not (NODE_MODULES / WIDGET_BUNDLE.removeprefix("node_modules/")).exists():
-        _missing("tests/clients/node_modules (run `npm ci --prefix tests/clients`)")
+    require_tool("tests/clients/node_modules (run `npm ci --prefix tests/clients`)",
+                 (NODE_MODULES / WIDGET_BUNDLE.removeprefix("node_modules/")).exists())
     handler = type("Handler", (_EmbeddingSite,), {"status_src": live_server})
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(CLIENTS)))
     server.daemon_threads = True
@@ -106,25 +98,10 @@ def embedding_site(live_server: str) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture(scope="module")
-def widget_browser() -> Iterator[Any]:
-    """One Chromium for the module, launched as the browser tests launch it."""
-    if not CHROMIUM.exists():
-        _missing(str(CHROMIUM))
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @pytest.fixture
-def widget_tab(widget_browser: Any) -> Iterator[Any]:
+def widget_tab(browser: Any) -> Iterator[Any]:
     """A fresh page in its own context, so no cached summary carries over."""
-    context = widget_browser.new_context()
+    context = browser.new_context()
     context.set_default_timeout(10_000)
     try:
         yield context.new_page()
@@ -183,10 +160,9 @@ def test_official_widget_shows_all_systems_operational_on_a_quiet_page(
 # --- the npm client `statuspage.io` under Node -------------------------------------------------
 
 def _run_node_client(base_url: str) -> dict[str, Any]:
-    if NODE is None:
-        _missing("node")
-    if not (NODE_MODULES / "statuspage.io").exists():
-        _missing("tests/clients/node_modules (run `npm ci --prefix tests/clients`)")
+    require_tool("node", NODE is not None)
+    require_tool("tests/clients/node_modules (run `npm ci --prefix tests/clients`)",
+                 (NODE_MODULES / "statuspage.io").exists())
     done = subprocess.run([NODE, str(CLIENTS / "public_api.mjs"), base_url], cwd=CLIENTS,
                           capture_output=True, text=True, timeout=20, check=False)
     assert done.returncode == 0, done.stderr
