@@ -154,6 +154,18 @@ def _invalid(template: str, form: FlaskForm, **context: Any) -> tuple[str, int]:
     return render_template(template, form=form, **context), status
 
 
+def _confirmed(context: dict[str, Any], operation: Callable[[], object], message: str,
+               endpoint: str, **values: Any) -> Page:
+    """GET asks on the confirmation page; POST runs ``operation`` or shows why it was refused."""
+    if request.method == "GET":
+        return render_template("admin/confirm.html", **context)
+    try:
+        operation()
+    except DomainError as exc:
+        return _refused("admin/confirm.html", None, exc, **context)
+    return _done(message, endpoint, **values)
+
+
 def _refused(template: str, form: FlaskForm | None, exc: DomainError,
              **context: Any) -> tuple[str, int]:
     """The page again with the operation's message next to its field, or as a flash."""
@@ -312,14 +324,8 @@ def delete_component(component_id: int) -> Page:
         "action": url_for(".delete_component", component_id=component.id),
         "button": "Delete component", "cancel": url_for(".components"),
     }
-    if request.method == "GET":
-        return render_template("admin/confirm.html", **context)
-    name = component.name
-    try:
-        comp.delete_component(component, actor=_actor())
-    except DomainError as exc:
-        return _refused("admin/confirm.html", None, exc, **context)
-    return _done(f"Component “{name}” deleted.", ".components")
+    return _confirmed(context, lambda: comp.delete_component(component, actor=_actor()),
+                      f"Component “{component.name}” deleted.", ".components")
 
 
 @bp.route("/groups/new", methods=["GET", "POST"])
@@ -367,14 +373,8 @@ def delete_group(group_id: int) -> Page:
         "action": url_for(".delete_group", group_id=group.id),
         "button": "Delete group", "cancel": url_for(".components"),
     }
-    if request.method == "GET":
-        return render_template("admin/confirm.html", **context)
-    name = group.name
-    try:
-        comp.delete_group(group, actor=_actor())
-    except DomainError as exc:
-        return _refused("admin/confirm.html", None, exc, **context)
-    return _done(f"Group “{name}” deleted.", ".components")
+    return _confirmed(context, lambda: comp.delete_group(group, actor=_actor()),
+                      f"Group “{group.name}” deleted.", ".components")
 
 
 # --- incidents -----------------------------------------------------------------------------------
@@ -520,14 +520,8 @@ def delete_incident(incident_id: int) -> Page:
         "button": "Delete incident",
         "cancel": url_for(".incident", incident_id=incident.id),
     }
-    if request.method == "GET":
-        return render_template("admin/confirm.html", **context)
-    name = incident.name
-    try:
-        inc.delete_incident(incident, actor=_actor())
-    except DomainError as exc:
-        return _refused("admin/confirm.html", None, exc, **context)
-    return _done(f"Incident “{name}” deleted.", ".incidents")
+    return _confirmed(context, lambda: inc.delete_incident(incident, actor=_actor()),
+                      f"Incident “{incident.name}” deleted.", ".incidents")
 
 
 @bp.post("/incidents/<int:incident_id>/postmortem")
@@ -954,14 +948,8 @@ def delete_user(user_id: int) -> Page:
         "action": url_for(".delete_user", user_id=user.id),
         "button": "Delete user", "cancel": url_for(".staff_list"),
     }
-    if request.method == "GET":
-        return render_template("admin/confirm.html", **context)
-    email = user.email
-    try:
-        staff.delete_user(user, actor=_actor())
-    except DomainError as exc:
-        return _refused("admin/confirm.html", None, exc, **context)
-    return _done(f"Deleted {email}.", ".staff_list")
+    return _confirmed(context, lambda: staff.delete_user(user, actor=_actor()),
+                      f"Deleted {user.email}.", ".staff_list")
 
 
 @bp.get("/audit")
