@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.serving import make_server
 
-from statuspage import create_app, models  # noqa: F401  (registers every table)
+from statuspage import create_app, models, staff  # noqa: F401  (registers every table)
 from statuspage.components import create_component, create_group
 from statuspage.extensions import db as _db
 from statuspage.incidents import open_incident, schedule_maintenance
@@ -90,6 +90,14 @@ def _reset_tables() -> None:
             ":now, :now)"
         ), {"id": SETTINGS_ID, "code": new_page_code(),
             "now": datetime.now(UTC).replace(tzinfo=None)})
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+                          ) -> None:
+    """Fast hashes, unless a test is about the real one: scrypt costs ~0.3 s per password."""
+    if request.node.get_closest_marker("real_password_hashes") is None:
+        monkeypatch.setattr(staff, "PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
 
 
 @pytest.fixture

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from functools import partial
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
-from statuspage import components, incidents, staff
+from statuspage import components, incidents
 from statuspage.audit import AuditEntry
 from statuspage.components import ComponentStatus
 from statuspage.incidents import Incident, IncidentKind
 from statuspage.site import get_page_settings, update_page_settings
 from statuspage.staff import User, find_user_by_email
 from tests.conftest import TEST_PASSWORD, Actions
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fast hashes: these tests are about the console, not about the cost of scrypt."""
-    monkeypatch.setattr(staff, "generate_password_hash",
-                        partial(generate_password_hash, method="pbkdf2:sha256:1000"))
 
 
 def audit_actions(db: Any) -> list[tuple[str, str]]:

@@ -9,16 +9,13 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from werkzeug.security import generate_password_hash
 
-from statuspage import staff
 from statuspage.extensions import db as _db
 from statuspage.staff import find_user_by_email
 from tests.conftest import Actions
@@ -30,12 +27,6 @@ VALID_SETTINGS = {"name": "Acme", "url": "", "time_zone": "Etc/UTC", "support_ur
                   "logo_url": "", "accent_color": "#2c7be5"}
 SCRIPT = "<script>alert(1)</script>"
 
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fast hashes: these tests are about the console, not about the cost of scrypt."""
-    monkeypatch.setattr(staff, "generate_password_hash",
-                        partial(generate_password_hash, method="pbkdf2:sha256:1000"))
 
 
 def everything() -> dict[str, list[str]]:

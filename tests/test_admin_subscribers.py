@@ -7,15 +7,13 @@ import csv
 import io
 import re
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
 from statuspage import notifications as notify
-from statuspage import scheduler, staff
+from statuspage import scheduler
 from statuspage import subscriptions as subs
 from statuspage.audit import AuditEntry
 from statuspage.dbtypes import utcnow
@@ -23,13 +21,6 @@ from statuspage.extensions import db as _db
 from statuspage.outbox import Delivery, DeliveryKind, DeliveryStatus
 from tests.conftest import Actions, form_errors
 from tests.smtp import body_of
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fast hashes: these tests are about the console, not about the cost of scrypt."""
-    monkeypatch.setattr(staff, "generate_password_hash",
-                        partial(generate_password_hash, method="pbkdf2:sha256:1000"))
 
 
 def text(response: Any) -> str:

@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 
-from statuspage import create_app
 from statuspage.incidents import resolve_incident
 from statuspage.site import get_page_settings
 from statuspage.staff import create_api_key
@@ -227,18 +226,6 @@ def test_npm_client_reads_summary_status_components_incidents_and_maintenance(
 
 # --- a PyPI client of the management API v1 ----------------------------------------------------
 
-V1_RULES = ("/v1/pages/<page_id>/components.json", "/v1/pages/<page_id>/incidents.json",
-            "/v1/pages/<page_id>/incidents/<incident_id>.json")
-
-
-def _serves_v1() -> bool:
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-    rules = {rule.rule for rule in app.url_map.iter_rules()}
-    return all(rule in rules for rule in V1_RULES)
-
-
-requires_v1 = pytest.mark.skipif(not _serves_v1(),
-                                 reason="the management API v1 routes are not registered")
 
 
 @pytest.fixture
@@ -260,7 +247,6 @@ def _v2(live_server: str, path: str) -> dict[str, Any]:
     return response.json()
 
 
-@requires_v1
 def test_python_client_runs_an_incident_from_open_to_resolved(v1_client, live_server,
                                                               make_component):
     api = make_component("API")
@@ -317,7 +303,6 @@ def test_python_client_runs_an_incident_from_open_to_resolved(v1_client, live_se
     assert v1_client.incidents.list_unresolved() == []
 
 
-@requires_v1
 def test_python_client_with_a_wrong_key_gets_a_json_401(db, live_server, monkeypatch):
     import statuspageio
 
@@ -332,7 +317,6 @@ def test_python_client_with_a_wrong_key_gets_a_json_401(db, live_server, monkeyp
     assert isinstance(raised.value.errors, dict)
 
 
-@requires_v1
 def test_python_client_groups_components_and_runs_a_maintenance_window(v1_client, live_server,
                                                                       make_component):
     database = make_component("Database")

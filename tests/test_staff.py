@@ -9,10 +9,13 @@ from statuspage.errors import Conflict, ValidationError
 from tests.conftest import TEST_PASSWORD
 
 
-def test_passwords_are_stored_hashed(db, make_user):
+@pytest.mark.real_password_hashes
+def test_passwords_are_stored_with_scrypt(db, make_user):
     user = make_user("Ops@Example.com")
     assert user.email == "ops@example.com"
+    assert user.password_hash.startswith("scrypt:")
     assert TEST_PASSWORD not in user.password_hash
+    assert staff.authenticate("ops@example.com", TEST_PASSWORD) == user
 
 
 def test_authenticate_accepts_only_the_right_password(db, make_user):
