@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .audit import _record
-from .dbtypes import UTCDateTime, enum_column, utcnow
+from .dbtypes import UTCDateTime, enum_column, parse_id, utcnow
 from .errors import Conflict, NotFound, ValidationError, require_text
 from .extensions import db
 
@@ -160,11 +160,8 @@ def get_group(group_id: Any) -> ComponentGroup:
 
 
 def _get(model: type[db.Model], ident: Any) -> Any:
-    try:
-        key = int(ident)
-    except (TypeError, ValueError):
-        return None
-    return db.session.get(model, key)
+    key = parse_id(ident)
+    return None if key is None else db.session.get(model, key)
 
 
 def all_components() -> list[Component]:

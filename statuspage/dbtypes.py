@@ -9,6 +9,22 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
+# Ids are 32-bit on PostgreSQL; anything outside is no row, not a database error.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value: Any) -> int | None:
+    """``value`` as a row id (a positive whole number in range), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        key = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        key = int(value.strip())
+    else:
+        return None
+    return key if 0 < key <= MAX_ID else None
+
 
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime."""

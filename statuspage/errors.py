@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from email_validator import EmailNotValidError, validate_email
+
 
 class DomainError(Exception):
     """Base of the errors an operation raises for a request it refuses."""
@@ -36,6 +38,26 @@ class Conflict(DomainError):
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LINE_BREAK = re.compile(r"[\r\n\u2028\u2029]")
+
+
+ADDRESS_MAX = 254
+
+
+def normalise_email(value: str | None) -> str:
+    """A valid address that our mail transport can address, lower-cased; else ValidationError.
+
+    Domains must also encode with Python's IDNA codec, which smtplib and Flask-Mail use:
+    email_validator accepts some (IDNA 2008) names that it cannot encode.
+    """
+    text = (value or "").strip()
+    if not text or len(text) > ADDRESS_MAX:
+        raise ValidationError("Enter a valid email address.", "email")
+    try:
+        valid = validate_email(text, check_deliverability=False)
+        valid.domain.encode("idna")
+    except (EmailNotValidError, UnicodeError):
+        raise ValidationError("Enter a valid email address.", "email") from None
+    return valid.normalized.lower()
 
 
 def require_text(value: str | None, field: str, *, max_length: int, required: bool = True,

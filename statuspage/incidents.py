@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 from . import components as comp
 from .audit import _record
 from .components import Component, ComponentStatus
-from .dbtypes import UTCDateTime, as_utc, enum_column, utcnow
+from .dbtypes import UTCDateTime, as_utc, enum_column, parse_id, utcnow
 from .errors import Conflict, NotFound, ValidationError, require_text
 from .extensions import db
 from .outbox import NoticeKind, _enqueue_notice
@@ -220,10 +220,7 @@ def _with_details() -> tuple[Any, ...]:
 
 def get_incident(incident_id: Any, kind: IncidentKind | None = None) -> Incident:
     """The incident (or maintenance) with this id, or NotFound."""
-    try:
-        key = int(incident_id)
-    except (TypeError, ValueError):
-        key = None
+    key = parse_id(incident_id)
     incident = db.session.get(Incident, key) if key is not None else None
     if incident is None or (kind is not None and incident.kind is not kind):
         noun = "maintenance" if kind is IncidentKind.MAINTENANCE else "incident"

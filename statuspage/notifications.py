@@ -452,6 +452,11 @@ def send_due(*, now: datetime | None = None, batch_size: int | None = None,
                 except BadHeaderError:
                     _mark_failure(delivery, "The message had an unsafe header.", now,
                                   permanent=True, report=report, final=True)
+                except (ValueError, TypeError) as exc:
+                    # This message cannot be written out (e.g. an address the transport cannot
+                    # encode): fail it visibly instead of stalling the rest of the batch.
+                    _mark_failure(delivery, f"The message could not be sent: {exc}", now,
+                                  permanent=True, report=report, final=True)
                 else:
                     _mark_sent(delivery, message, now)
                     report.sent += 1

@@ -382,10 +382,13 @@ def history(page_number: int, now: datetime | None = None) -> HistoryPage:
     size = max(1, int(current_app.config.get("HISTORY_PAGE_SIZE") or 1))
     zone = get_page_settings().zone
     this_month = now.astimezone(zone).date().replace(day=1)
-    newest = _add_months(this_month, -size * (page_number - 1))
-    oldest = _add_months(newest, -(size - 1))
-    window_start = _local_midnight(oldest, zone)
-    window_end = _local_midnight(_add_months(newest, 1), zone)
+    try:
+        newest = _add_months(this_month, -size * (page_number - 1))
+        oldest = _add_months(newest, -(size - 1))
+        window_start = _local_midnight(oldest, zone)
+        window_end = _local_midnight(_add_months(newest, 1), zone)
+    except (ValueError, OverflowError):  # before the calendar begins: nothing there
+        raise NotFound("No such page of the history.", "page") from None
     first = inc.oldest_occurrence()
     if page_number < 1 or (page_number > 1 and (first is None or first >= window_end)):
         raise NotFound("No such page of the history.", "page")

@@ -9,14 +9,13 @@ import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .audit import AuditEntry, _record
-from .dbtypes import UTCDateTime, enum_column, utcnow
-from .errors import Conflict, NotFound, ValidationError, require_text
+from .dbtypes import UTCDateTime, enum_column, parse_id, utcnow
+from .errors import Conflict, NotFound, ValidationError, normalise_email, require_text
 from .extensions import db
 
 PASSWORD_MIN = 10
@@ -52,18 +51,6 @@ class User(UserMixin, db.Model):
         return self.role is Role.ADMIN
 
 
-def normalise_email(value: str | None) -> str:
-    """A syntactically valid address, lower-cased; ValidationError otherwise."""
-    text = (value or "").strip()
-    if not text or len(text) > 254:
-        raise ValidationError("Enter a valid email address.", "email")
-    try:
-        valid = validate_email(text, check_deliverability=False)
-    except EmailNotValidError:
-        raise ValidationError("Enter a valid email address.", "email") from None
-    return valid.normalized.lower()
-
-
 def parse_role(value: object) -> Role:
     """The Role spelled by ``value``."""
     try:
@@ -88,10 +75,8 @@ def _hash(password: str) -> str:
 
 def get_user(user_id: object) -> User:
     """The user with this id, or NotFound."""
-    try:
-        user = db.session.get(User, int(str(user_id)))
-    except ValueError:
-        user = None
+    key = parse_id(str(user_id))
+    user = db.session.get(User, key) if key is not None else None
     if user is None:
         raise NotFound("No such user.", "user_id")
     return user
@@ -263,10 +248,8 @@ def all_api_keys() -> list[ApiKey]:
 
 def get_api_key(key_id: object) -> ApiKey:
     """The API key with this id, or NotFound."""
-    try:
-        key = db.session.get(ApiKey, int(str(key_id)))
-    except ValueError:
-        key = None
+    ident = parse_id(str(key_id))
+    key = db.session.get(ApiKey, ident) if ident is not None else None
     if key is None:
         raise NotFound("No such API key.", "api_key_id")
     return key

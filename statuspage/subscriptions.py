@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 import enum
 import io
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
@@ -25,8 +25,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 from . import components as comp
 from .audit import _record
 from .components import Component, ComponentGroup
-from .dbtypes import UTCDateTime, as_utc, utcnow
-from .errors import Conflict, DomainError, NotFound, ValidationError
+from .dbtypes import UTCDateTime, as_utc, parse_id, utcnow
+from .errors import Conflict, DomainError, NotFound, ValidationError, normalise_email
 from .extensions import db
 from .outbox import ADDRESS_MAX, Delivery, DeliveryKind, DeliveryStatus, _enqueue_delivery
 
@@ -85,7 +85,9 @@ class Subscriber(db.Model):
     # True: every component, including those added later. False: exactly ``components``.
     all_components: Mapped[bool] = mapped_column(default=False)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    token_version: Mapped[int] = mapped_column(default=1)
+    # Random, not 1: SQLite reuses the id of a deleted row, and a new subscriber starting at
+    # version 1 would make the links of a deleted one with that id valid again.
+    token_version: Mapped[int] = mapped_column(default=lambda: secrets.randbelow(2**31 - 1))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When the last confirm or manage link was queued (resend cooldown; unconfirmed purge).
@@ -108,18 +110,6 @@ class Subscriber(db.Model):
 
 
 # --- addresses and links ----------------------------------------------------------------------
-
-def normalise_email(value: str | None) -> str:
-    """A syntactically valid address, lower-cased; ValidationError otherwise."""
-    text = (value or "").strip()
-    if not text or len(text) > ADDRESS_MAX:
-        raise ValidationError("Enter a valid email address.", "email")
-    try:
-        valid = validate_email(text, check_deliverability=False)
-    except EmailNotValidError:
-        raise ValidationError("Enter a valid email address.", "email") from None
-    return valid.normalized.lower()
-
 
 def _serializer(purpose: TokenPurpose) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key,
@@ -176,10 +166,7 @@ def _expired_token_subscriber(purpose: TokenPurpose, token: str) -> Subscriber |
 
 def get_subscriber(subscriber_id: Any) -> Subscriber:
     """The subscriber with this id, or NotFound."""
-    try:
-        key = int(subscriber_id)
-    except (TypeError, ValueError):
-        key = None
+    key = parse_id(subscriber_id)
     subscriber = db.session.get(Subscriber, key) if key is not None else None
     if subscriber is None:
         raise NotFound("No such subscriber.", "subscriber_id")
@@ -241,10 +228,9 @@ def _reaches(component_ids: Iterable[int]) -> sa.ColumnElement[bool]:
 
 def count_reach(component_ids: Iterable[Any]) -> int:
     """How many subscribers an announcement about these components would reach."""
-    try:
-        ids = [int(c) for c in component_ids]
-    except (TypeError, ValueError):
-        raise ValidationError("Unknown component.", "components") from None
+    ids = [parse_id(c) for c in component_ids]
+    if None in ids:
+        raise ValidationError("Unknown component.", "components")
     return db.session.scalar(
         sa.select(sa.func.count()).select_from(Subscriber).where(_reaches(ids))) or 0
 
@@ -370,7 +356,7 @@ def unsubscribe(subscriber: Subscriber, *, actor: str | None = None) -> None:
 
 def revoke_links(subscriber: Subscriber, *, actor: str | None = None) -> Subscriber:
     """Invalidate every link this subscriber was ever sent."""
-    subscriber.token_version += 1
+    subscriber.token_version = (subscriber.token_version + 1) % (2**31 - 1)
     subscriber.updated_at = utcnow()
     if actor is not None:
         _record(actor, "subscriber.revoke_links", "subscriber", subscriber.id,

@@ -17,7 +17,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from threading import Lock
 from typing import Any
 
@@ -30,6 +30,7 @@ from .. import incidents as inc
 from .. import site, staff
 from .. import subscriptions as subs
 from ..components import Component, ComponentGroup
+from ..dbtypes import parse_id
 from ..errors import NotFound, ValidationError
 from ..extensions import csrf, db
 from ..incidents import Incident, MaintenanceStatus
@@ -54,6 +55,7 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PAGE = "/pages/<page_id>"
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 1000
+MAX_PAGE = 1_000_000
 _LIMITER_KEY = "statuspage.api_v1_rate"
 
 # API field -> domain flag of a maintenance.
@@ -271,7 +273,11 @@ def _time(value: Any, name: str) -> datetime:
     label = name.replace("_", " ").capitalize()
     try:
         parsed = datetime.fromisoformat(value.strip()) if isinstance(value, str) else None
-    except ValueError:
+        # Far-off years overflow on the way to UTC; a status page needs none of them.
+        if (parsed is not None and parsed.tzinfo is not None
+                and not 1970 <= parsed.astimezone(UTC).year <= 9000):
+            parsed = None
+    except (ValueError, OverflowError):
         parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise ValidationError(f"{label} must be an ISO 8601 date and time with an offset, "
@@ -304,9 +310,10 @@ def _group_key(value: Any, name: str = "group_id") -> int | None:
     """A group id as the v2 API spells it ("g3") or bare ("3")."""
     text = str(value).strip() if isinstance(value, str | int) else None
     match = re.fullmatch(r"g?(\d+)", text or "")
-    if match is None:
+    key = parse_id(match.group(1)) if match else None
+    if key is None:
         raise ValidationError(f"Unknown component group {value!r}.", name)
-    return int(match.group(1))
+    return key
 
 
 def _group_id(value: Any) -> int | None:
@@ -349,7 +356,7 @@ def _component_changes(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 def _paging() -> tuple[int, int]:
     try:
-        page_no = max(int(request.args.get("page", 1)), 1)
+        page_no = min(max(int(request.args.get("page", 1)), 1), MAX_PAGE)
         per_page = min(max(int(request.args.get("limit", request.args.get("per_page",
                                                                             DEFAULT_PER_PAGE))),
                            1), MAX_PER_PAGE)

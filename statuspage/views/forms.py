@@ -9,7 +9,7 @@ an unknown status. Field names follow the operations' argument names, so that a 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import tzinfo
+from datetime import UTC, tzinfo
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -221,13 +221,35 @@ class PostmortemForm(FlaskForm):
 # --- ops console: maintenance ---------------------------------------------------------------------
 
 
+class PageTimeField(DateTimeLocalField):
+    """A local date and time in the page's zone, refused when the zone skips it (clocks go
+    forward) or it lies outside the years a status page deals with."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        if self.data is None:
+            return
+        local = self.data
+        try:
+            round_trip = local.astimezone(UTC).astimezone(local.tzinfo)
+        except OverflowError:
+            round_trip = None
+        if round_trip is None or not 1970 <= local.year <= 9000:
+            self.data = None
+            raise ValueError("Enter a date between 1970 and 9000.")
+        if round_trip.replace(tzinfo=None) != local.replace(tzinfo=None):
+            self.data = None
+            raise ValueError(f"{local:%Y-%m-%d %H:%M} does not exist in {local.tzinfo} "
+                             "(the clocks change then).")
+
+
 class MaintenanceEditForm(FlaskForm):
     name = StringField("Name", validators=[required("Name"), at_most("Name", inc.NAME_MAX)],
                        filters=[_strip])
-    scheduled_for = DateTimeLocalField(
+    scheduled_for = PageTimeField(
         "Starts", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
         tz=page_zone, validators=[InputRequired(message="Enter when it starts.")])
-    scheduled_until = DateTimeLocalField(
+    scheduled_until = PageTimeField(
         "Ends", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
         tz=page_zone, validators=[InputRequired(message="Enter when it ends.")])
     component_ids = MultiCheckboxField("Components", coerce=int, choices=[])

@@ -23,6 +23,7 @@ from ..subscriptions import Subscriber, TokenError, TokenExpired, TokenPurpose
 from .forms import SubscribeForm, SubscriptionChoiceForm, show_domain_error
 
 bp = Blueprint("public", __name__)
+MAX_HISTORY_PAGE = 10_000
 
 
 @bp.get("/")
@@ -49,7 +50,7 @@ def incident(incident_id: int) -> str:
 def history() -> str:
     """Past incidents and maintenance by month, a few months per page."""
     number = request.args.get("page", "1")
-    if not number.isdigit() or int(number) < 1:
+    if not (number.isascii() and number.isdigit()) or not 1 <= int(number) <= MAX_HISTORY_PAGE:
         abort(404)
     return render_template("public/history.html", history=page.history(int(number)))
 

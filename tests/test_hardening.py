@@ -1,0 +1,116 @@
+"""Edge cases found in review: reused ids, undeliverable addresses, out-of-range input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from statuspage import notifications, subscriptions
+from statuspage.dbtypes import parse_id, utcnow
+from statuspage.errors import ValidationError, normalise_email
+from statuspage.incidents import Incident, open_incident
+from statuspage.outbox import Delivery
+from statuspage.site import update_page_settings
+from statuspage.staff import create_api_key
+from statuspage.subscriptions import Subscriber
+
+
+def test_a_new_subscriber_never_inherits_the_links_of_a_deleted_one(db):
+    first = subscriptions.add_subscriber("first@example.com", confirmed=True)
+    old_link = subscriptions.make_token(first, subscriptions.TokenPurpose.MANAGE)
+    subscriptions.unsubscribe(first)
+    second = subscriptions.add_subscriber("second@example.com", confirmed=True)
+    with pytest.raises(subscriptions.TokenRevoked):
+        subscriptions.load_token(subscriptions.TokenPurpose.MANAGE, old_link)
+    assert subscriptions.load_token(
+        subscriptions.TokenPurpose.MANAGE,
+        subscriptions.make_token(second, subscriptions.TokenPurpose.MANAGE)) == second
+
+
+@pytest.mark.parametrize("address",
+                         ["a@\u0620\u0628.com", "user@exa mple.com", "x" * 250 + "@e.io"])
+def test_addresses_the_transport_cannot_encode_are_refused(address):
+    with pytest.raises(ValidationError):
+        normalise_email(address)
+
+
+def test_a_message_that_cannot_be_written_fails_alone_and_the_batch_goes_on(db, smtp: Any):
+    for address in ("ok1@example.com", "ok2@example.com"):
+        subscriptions.add_subscriber(address, confirmed=True)
+    # Stored before addresses were checked for the transport (or written by hand).
+    db.session.add(Subscriber(email="a@\u0620\u0628.com", all_components=True,
+                              confirmed_at=utcnow()))
+    db.session.commit()
+    open_incident("Outage")
+    notifications.deliver()
+    statuses = dict(db.session.execute(sa.select(Delivery.to_address, Delivery.status)).all())
+    assert statuses["ok1@example.com"] == "sent" and statuses["ok2@example.com"] == "sent"
+    assert statuses["a@\u0620\u0628.com"] == "failed"
+    assert {m["To"] for m in smtp.messages} == {"ok1@example.com", "ok2@example.com"}
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "2147483648", "99999999999999999999", "1.5",
+                                   "\u00b2", "", None, True, 3.0])
+def test_ids_out_of_range_or_malformed_are_no_id(value):
+    assert parse_id(value) is None
+
+
+@pytest.mark.parametrize("path", [
+    "/incidents/99999999999999999999",
+    "/components/99999999999999999999/badge.svg",
+    "/components/99999999999999999999/history.rss",
+    "/history?page=%C2%B2",
+    "/history?page=100000",
+    "/history?page=9999",
+])
+def test_public_pages_answer_404_for_ids_and_pages_that_cannot_exist(client, path):
+    assert client.get(path).status_code == 404
+
+
+@pytest.fixture
+def api(client, db):
+    _key, token = create_api_key("review", scope="write")
+    page_id = update_page_settings(name="Acme").page_code
+    return client, {"Authorization": f"OAuth {token}"}, f"/api/v1/pages/{page_id}"
+
+
+@pytest.mark.parametrize("path", ["/incidents/99999999999999999999",
+                                  "/subscribers/99999999999999999999",
+                                  "/components/99999999999999999999",
+                                  "/component-groups/g99999999999999999999"])
+def test_the_api_answers_404_for_ids_out_of_range(api, path):
+    client, auth, root = api
+    response = client.get(root + path, headers=auth)
+    assert response.status_code == 404 and response.is_json
+
+
+def test_the_api_clamps_a_huge_page_number(api):
+    client, auth, root = api
+    response = client.get(root + "/incidents?page=99999999999999999999", headers=auth)
+    assert response.status_code == 200 and response.get_json() == []
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"])
+def test_the_api_refuses_times_out_of_range(api, when):
+    client, auth, root = api
+    response = client.post(root + "/incidents", headers=auth, json={"incident": {
+        "name": "Upgrade", "status": "scheduled", "scheduled_for": when,
+        "scheduled_until": "2030-01-01T00:00:00Z"}})
+    assert response.status_code == 422
+    assert response.get_json()["field"] == "scheduled_for"
+
+
+@pytest.mark.parametrize(("start", "message"), [
+    ("2030-03-31T02:30", "does not exist in Europe/Stockholm"),
+    ("0001-01-01T00:00", "between 1970 and 9000"),
+])
+def test_the_console_refuses_local_times_that_do_not_exist(logged_in, db, start, message):
+    update_page_settings(time_zone="Europe/Stockholm")
+    response = logged_in.post("/admin/maintenance/new", {
+        "name": "Upgrade", "body": "Work.", "scheduled_for": start,
+        "scheduled_until": "2030-04-01T05:00", "auto_start": "y", "auto_complete": "y"})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Incident.id))) == 0
