@@ -51,9 +51,6 @@ from .subscriptions import Subscriber, TokenPurpose, _reaches, make_token, norma
 
 log = logging.getLogger(__name__)
 
-# A worker owns a claimed batch this long (MAIL_LEASE_SECONDS sets it); it must be far longer
-# than sending one batch takes.
-LEASE = timedelta(minutes=5)
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 # Temporary failures (4xx, no connection) retry this long; older news is not worth sending.
@@ -327,8 +324,9 @@ class _Plain:
 
 
 def lease() -> timedelta:
-    """How long a worker owns the deliveries it claimed before another may take them."""
-    return timedelta(seconds=max(current_app.config.get("MAIL_LEASE_SECONDS", 300), 1))
+    """How long a worker owns the deliveries it claimed before another may take them
+    (MAIL_LEASE_SECONDS; it must be far longer than sending one batch takes)."""
+    return timedelta(seconds=max(current_app.config["MAIL_LEASE_SECONDS"], 1))
 
 
 def _claim(now: datetime, limit: int, worker_id: str) -> list[int]:

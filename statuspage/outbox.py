@@ -14,9 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .dbtypes import UTCDateTime, enum_column, utcnow
+from .errors import ADDRESS_MAX
 from .extensions import db
-
-ADDRESS_MAX = 254
 
 
 class NoticeKind(enum.StrEnum):

@@ -26,9 +26,16 @@ from . import components as comp
 from .audit import _record
 from .components import Component, ComponentGroup
 from .dbtypes import UTCDateTime, as_utc, parse_id, utcnow
-from .errors import Conflict, DomainError, NotFound, ValidationError, normalise_email
+from .errors import (
+    ADDRESS_MAX,
+    Conflict,
+    DomainError,
+    NotFound,
+    ValidationError,
+    normalise_email,
+)
 from .extensions import db
-from .outbox import ADDRESS_MAX, Delivery, DeliveryKind, DeliveryStatus, _enqueue_delivery
+from .outbox import Delivery, DeliveryKind, DeliveryStatus, _enqueue_delivery
 
 # A second request for the same address within this time sends nothing more, so the form
 # cannot be used to flood someone's inbox.

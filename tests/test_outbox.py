@@ -168,7 +168,7 @@ def test_a_lease_that_runs_out_lets_another_worker_retake_the_delivery(
 
     assert notify.send_due(now=now + timedelta(minutes=1), worker_id="another-worker"
                            ).claimed == 0
-    report = notify.send_due(now=now + notify.LEASE + timedelta(seconds=1),
+    report = notify.send_due(now=now + notify.lease() + timedelta(seconds=1),
                              worker_id="another-worker")
 
     assert report.sent == 3 and len(smtp.messages) == 3
@@ -185,7 +185,7 @@ def test_a_worker_killed_mid_batch_duplicates_at_most_the_message_in_flight(
     with mail.connect() as connection:
         connection.send(notify.render_delivery(in_flight))
 
-    notify.send_due(now=now + notify.LEASE + timedelta(seconds=1), worker_id="restarted")
+    notify.send_due(now=now + notify.lease() + timedelta(seconds=1), worker_id="restarted")
 
     addresses = sorted(str(m["To"]) for m in smtp.messages)
     assert sorted(set(addresses)) == [d.to_address for d in incident_deliveries()]
