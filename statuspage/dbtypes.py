@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
 # Ids are 32-bit on PostgreSQL; anything outside is no row, not a database error.
@@ -75,3 +78,17 @@ def enum_column(enum_cls: type[enum.StrEnum], name: str, **kwargs: Any) -> sa.En
         name=name,
         **kwargs,
     )
+
+
+def _enforce_sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) -> None:
+    # SQLite ignores ON DELETE CASCADE / SET NULL unless each connection asks for them.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def init_app(app: Flask) -> None:
+    """Make SQLite keep foreign keys as PostgreSQL does, on every connection."""
+    if not event.contains(Engine, "connect", _enforce_sqlite_foreign_keys):
+        event.listen(Engine, "connect", _enforce_sqlite_foreign_keys)
