@@ -425,10 +425,10 @@ def serialize_postmortem(incident: Incident) -> dict[str, Any]:
 
 def serialize_subscriber(subscriber: Subscriber, ctx: Context) -> dict[str, Any]:
     """An email subscriber; ``purge_at`` is when an unconfirmed address will be deleted."""
-    if subscriber.all_components:
-        chosen = [component_ref(c) for c in ctx.items if isinstance(c, Component)]
-    else:
-        chosen = [component_ref(c) for c in subscriber.components]
+    # In page order: the relationship orders by position, which ties across groups.
+    wanted = {c.id for c in subscriber.components}
+    chosen = [component_ref(c) for c in ctx.items if isinstance(c, Component)
+              and (subscriber.all_components or c.id in wanted)]
     purge_at = None
     if subscriber.confirmed_at is None:
         purge_at = (subscriber.link_sent_at or subscriber.created_at) + subs.confirm_max_age()
