@@ -21,15 +21,10 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from statuspage import create_app
-from statuspage.components import ComponentStatus, create_component, set_component_status
+from statuspage.components import create_component, set_component_status
 from statuspage.extensions import db
-from statuspage.incidents import (
-    AffectedComponent,
-    Impact,
-    Incident,
-    IncidentKind,
-    IncidentUpdate,
-)
+from statuspage.incidents import AffectedComponent, Incident, IncidentUpdate
+from statuspage.vocabulary import ComponentStatus, Impact, IncidentKind
 
 NOW = datetime.now(UTC)
 RECENT = 60

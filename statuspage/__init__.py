@@ -34,11 +34,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     settings.check(app.config)
 
-    from . import cli, dbtypes, scheduler
+    from . import cli, dbtypes, scheduler, site
     from .views import admin, api, api_v1, caching, embeds, errors, filters, public
 
     dbtypes.init_app(app)
     db.init_app(app)
+    site.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     mail.init_app(app)
     csrf.init_app(app)

@@ -27,7 +27,7 @@ class AuditEntry(db.Model):
     summary: Mapped[str] = mapped_column(sa.Text, default="")
 
 
-def _record(
+def add_audit_entry(
     actor: str | None, action: str, target_type: str, target_id: object, summary: str = ""
 ) -> AuditEntry:
     """Add an audit row to the current transaction (the caller commits)."""

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from . import config as settings
 from . import devmail, notifications, scheduler, staff
-from .errors import DomainError
+from .validation import DomainError
 
 SECRET_SETTINGS = frozenset({"SECRET_KEY", "MAIL_PASSWORD"})
 

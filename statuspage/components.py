@@ -1,4 +1,4 @@
-"""Components, component groups and their status history; the page's overall status; uptime.
+"""Components, component groups and their status history; the page's overall status.
 
 A component's every status change is kept as a ``ComponentStatusChange`` row so that uptime can
 be computed for any window afterwards.
@@ -6,55 +6,22 @@ be computed for any window afterwards.
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .audit import _record
+from .audit import add_audit_entry
 from .dbtypes import UTCDateTime, enum_column, parse_id, utcnow
-from .errors import Conflict, NotFound, ValidationError, require_text
 from .extensions import db
+from .validation import NotFound, ValidationError, require_text
+from .vocabulary import ComponentStatus, Indicator
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 1000
-
-
-class ComponentStatus(enum.StrEnum):
-    OPERATIONAL = "operational"
-    DEGRADED_PERFORMANCE = "degraded_performance"
-    PARTIAL_OUTAGE = "partial_outage"
-    MAJOR_OUTAGE = "major_outage"
-    UNDER_MAINTENANCE = "under_maintenance"
-
-    @property
-    def label(self) -> str:
-        return _STATUS_LABELS[self]
-
-    @property
-    def severity(self) -> int:
-        """Worse is larger; maintenance ranks above operational and below any trouble."""
-        return _SEVERITY[self]
-
-
-_STATUS_LABELS = {
-    ComponentStatus.OPERATIONAL: "Operational",
-    ComponentStatus.DEGRADED_PERFORMANCE: "Degraded Performance",
-    ComponentStatus.PARTIAL_OUTAGE: "Partial Outage",
-    ComponentStatus.MAJOR_OUTAGE: "Major Outage",
-    ComponentStatus.UNDER_MAINTENANCE: "Under Maintenance",
-}
-_SEVERITY = {
-    ComponentStatus.OPERATIONAL: 0,
-    ComponentStatus.UNDER_MAINTENANCE: 1,
-    ComponentStatus.DEGRADED_PERFORMANCE: 2,
-    ComponentStatus.PARTIAL_OUTAGE: 3,
-    ComponentStatus.MAJOR_OUTAGE: 4,
-}
 
 
 def parse_component_status(value: Any, field: str = "status") -> ComponentStatus:
@@ -145,7 +112,7 @@ class ComponentStatusChange(db.Model):
 
 def get_component(component_id: Any) -> Component:
     """The component with this id, or NotFound."""
-    component = _get(Component, component_id)
+    component = find(Component, component_id)
     if component is None:
         raise NotFound("No such component.", "component_id")
     return component
@@ -153,13 +120,14 @@ def get_component(component_id: Any) -> Component:
 
 def get_group(group_id: Any) -> ComponentGroup:
     """The component group with this id, or NotFound."""
-    group = _get(ComponentGroup, group_id)
+    group = find(ComponentGroup, group_id)
     if group is None:
         raise NotFound("No such component group.", "group_id")
     return group
 
 
-def _get(model: type[db.Model], ident: Any) -> Any:
+def find(model: type[Component] | type[ComponentGroup], ident: Any) -> Any:
+    """The component or group with this id (any spelling of a row id), or None."""
     key = parse_id(ident)
     return None if key is None else db.session.get(model, key)
 
@@ -185,14 +153,6 @@ def component_tree() -> list[ComponentGroup | Component]:
 
 
 # --- the page's overall status -----------------------------------------------------------------
-
-class Indicator(enum.StrEnum):
-    NONE = "none"
-    MINOR = "minor"
-    MAJOR = "major"
-    CRITICAL = "critical"
-    MAINTENANCE = "maintenance"
-
 
 @dataclass(frozen=True)
 class PageStatus:
@@ -252,11 +212,6 @@ def _status_from_components(statuses: Sequence[ComponentStatus]) -> PageStatus:
 
 # --- operations ----------------------------------------------------------------------------
 
-# Rooms above this one register checks that refuse a deletion (e.g. an open incident still
-# names the component); each returns a reason, or None to allow it.
-delete_guards: list[Callable[[Component], str | None]] = []
-
-
 def _next_top_level_position() -> int:
     top = db.session.scalar(sa.select(sa.func.max(ComponentGroup.position))) or 0
     loose = db.session.scalar(
@@ -292,7 +247,7 @@ def create_group(
     db.session.flush()
     if component_ids is not None:
         _set_members(group, component_ids)
-    _record(actor, "group.create", "component_group", group.id, group.name)
+    add_audit_entry(actor, "group.create", "component_group", group.id, group.name)
     db.session.commit()
     return group
 
@@ -309,7 +264,7 @@ def update_group(group: ComponentGroup, *, actor: str | None = None, **changes: 
         group.description = _clean_description(changes["description"])
     if "collapsed" in changes:
         group.collapsed = bool(changes["collapsed"])
-    _record(actor, "group.update", "component_group", group.id, ", ".join(sorted(changes)))
+    add_audit_entry(actor, "group.update", "component_group", group.id, ", ".join(sorted(changes)))
     db.session.commit()
     return group
 
@@ -318,7 +273,7 @@ def _set_members(group: ComponentGroup, component_ids: Iterable[Any]) -> None:
     """Make exactly these components the group's members, in the order given. No commit."""
     wanted: list[Component] = []
     for raw in component_ids:
-        component = _get(Component, raw)
+        component = find(Component, raw)
         if component is None:
             raise ValidationError(f"Unknown component {raw!r}.", "components")
         if component not in wanted:
@@ -343,7 +298,7 @@ def delete_group(group: ComponentGroup, *, actor: str | None = None) -> None:
     for offset, member in enumerate(list(group.components)):
         member.group_id = None
         member.position = position + offset
-    _record(actor, "group.delete", "component_group", group.id, group.name)
+    add_audit_entry(actor, "group.delete", "component_group", group.id, group.name)
     db.session.delete(group)
     db.session.commit()
 
@@ -381,7 +336,7 @@ def create_component(
         component_id=component.id, from_status=None, to_status=component.status,
         changed_at=now, cause="created",
     ))
-    _record(actor, "component.create", "component", component.id, component.name)
+    add_audit_entry(actor, "component.create", "component", component.id, component.name)
     db.session.commit()
     return component
 
@@ -410,9 +365,10 @@ def update_component(
     if "start_date" in changes:
         component.start_date = changes["start_date"]
     if "status" in changes:
-        _set_status(component, parse_component_status(changes["status"]), cause="manual",
+        add_status_change(component, parse_component_status(changes["status"]), cause="manual",
                     now=now)
-    _record(actor, "component.update", "component", component.id, ", ".join(sorted(changes)))
+    add_audit_entry(actor, "component.update", "component", component.id,
+                    ", ".join(sorted(changes)))
     db.session.commit()
     return component
 
@@ -424,17 +380,18 @@ def set_component_status(
     """Set a component's status directly (outside any incident)."""
     new = parse_component_status(status)
     old = component.status
-    _set_status(component, new, cause="manual", now=now)
-    _record(actor, "component.status", "component", component.id, f"{old} -> {new}")
+    add_status_change(component, new, cause="manual", now=now)
+    add_audit_entry(actor, "component.status", "component", component.id, f"{old} -> {new}")
     db.session.commit()
     return component
 
 
-def _set_status(
+def add_status_change(
     component: Component, status: ComponentStatus, *, cause: str,
     incident_id: int | None = None, now: datetime | None = None,
 ) -> ComponentStatus:
-    """Move a component to ``status`` with a history row; returns the old status. No commit."""
+    """Move a component to ``status`` with a history row in the caller's transaction (never
+    commits); returns the old status."""
     old = component.status
     if old is status:
         return old
@@ -446,17 +403,6 @@ def _set_status(
         cause=cause, incident_id=incident_id,
     ))
     return old
-
-
-def delete_component(component: Component, *, actor: str | None = None) -> None:
-    """Delete a component, unless something still depends on it."""
-    for guard in delete_guards:
-        reason = guard(component)
-        if reason:
-            raise Conflict(reason, "component_id")
-    _record(actor, "component.delete", "component", component.id, component.name)
-    db.session.delete(component)
-    db.session.commit()
 
 
 def move(item: Component | ComponentGroup, direction: int, *, actor: str | None = None) -> None:
@@ -478,7 +424,7 @@ def move(item: Component | ComponentGroup, direction: int, *, actor: str | None 
         siblings[index].position, siblings[other].position = (
             siblings[other].position, siblings[index].position)
     kind = "component" if isinstance(item, Component) else "component_group"
-    _record(actor, f"{kind}.move", kind, item.id, "up" if direction < 0 else "down")
+    add_audit_entry(actor, f"{kind}.move", kind, item.id, "up" if direction < 0 else "down")
     db.session.commit()
 
 
@@ -486,115 +432,3 @@ def _reject_unknown(changes: dict[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(changes) - allowed)
     if unknown:
         raise ValidationError(f"Unknown field: {', '.join(unknown)}.", unknown[0])
-
-
-# --- uptime --------------------------------------------------------------------------------
-
-# Statuspage counts a partial outage as 30% of a major outage when it computes uptime.
-PARTIAL_OUTAGE_WEIGHT = 0.3
-
-
-@dataclass(frozen=True)
-class UptimeDay:
-    day: date
-    worst: ComponentStatus
-    major_seconds: float
-    partial_seconds: float
-    measured: bool  # False before the component existed (or in the future)
-
-    @property
-    def uptime(self) -> float:
-        """The share of the day the component counted as up, between 0 and 1."""
-        if not self.measured:
-            return 1.0
-        down = self.major_seconds + PARTIAL_OUTAGE_WEIGHT * self.partial_seconds
-        return max(0.0, 1.0 - down / 86400)
-
-
-def uptime_days(
-    component_ids: Sequence[int], *, days: int = 90, now: datetime | None = None,
-    zone: tzinfo | None = None,
-) -> dict[int, list[UptimeDay]]:
-    """Per component, one UptimeDay for each of the last ``days`` days (oldest first).
-
-    Days are calendar days in ``zone`` (the page's time zone). One query reads the history of
-    all the components for the window, plus the last change before it, however long the
-    history is (the (component_id, changed_at) index serves both parts).
-    """
-    now = now or utcnow()
-    zone = zone or now.tzinfo
-    today = now.astimezone(zone).date()
-    first_day = today - timedelta(days=days - 1)
-    window_start = datetime.combine(first_day, datetime.min.time(), zone)
-    changes: dict[int, list[tuple[datetime, ComponentStatus]]] = {cid: [] for cid in component_ids}
-    if not component_ids:
-        return {}
-    change = ComponentStatusChange
-    columns = (change.component_id, change.changed_at, change.id, change.to_status)
-    in_window = sa.select(*columns).where(change.component_id.in_(component_ids),
-                                          change.changed_at >= window_start)
-    last_before = (
-        sa.select(change.component_id, sa.func.max(change.changed_at).label("changed_at"))
-        .where(change.component_id.in_(component_ids), change.changed_at < window_start)
-        .group_by(change.component_id).subquery()
-    )
-    status_at_start = sa.select(*columns).join(last_before, sa.and_(
-        last_before.c.component_id == change.component_id,
-        last_before.c.changed_at == change.changed_at))
-    both = sa.union_all(in_window, status_at_start).subquery()
-    rows = db.session.execute(
-        sa.select(both.c.component_id, both.c.changed_at, both.c.to_status)
-        .order_by(both.c.component_id, both.c.changed_at, both.c.id)
-    )
-    for component_id, changed_at, to_status in rows:
-        changes[component_id].append((changed_at, to_status))
-    result = {}
-    for component_id, history in changes.items():
-        result[component_id] = _days_from_history(history, first_day, days, zone, now,
-                                                  window_start)
-    return result
-
-
-def _days_from_history(
-    history: list[tuple[datetime, ComponentStatus]], first_day: date, days: int, zone: tzinfo,
-    now: datetime, window_start: datetime,
-) -> list[UptimeDay]:
-    # Turn the change list into intervals [start, end) with one status each.
-    intervals: list[tuple[datetime, datetime, ComponentStatus]] = []
-    for index, (start, status) in enumerate(history):
-        end = history[index + 1][0] if index + 1 < len(history) else now
-        if end > window_start and end > start:
-            intervals.append((max(start, window_start), end, status))
-    born = history[0][0] if history else now
-    out = []
-    cursor = 0
-    for offset in range(days):
-        day = first_day + timedelta(days=offset)
-        day_start = datetime.combine(day, datetime.min.time(), zone)
-        day_end = day_start + timedelta(days=1)
-        major = partial = 0.0
-        worst = ComponentStatus.OPERATIONAL
-        while cursor < len(intervals) and intervals[cursor][1] <= day_start:
-            cursor += 1
-        index = cursor
-        while index < len(intervals) and intervals[index][0] < day_end:
-            start, end, status = intervals[index]
-            seconds = (min(end, day_end) - max(start, day_start)).total_seconds()
-            if seconds > 0:
-                worst = worst_status((worst, status))
-                if status is ComponentStatus.MAJOR_OUTAGE:
-                    major += seconds
-                elif status is ComponentStatus.PARTIAL_OUTAGE:
-                    partial += seconds
-            index += 1
-        measured = day_end > born and day_start <= now
-        out.append(UptimeDay(day, worst, major, partial, measured))
-    return out
-
-
-def uptime_percentage(days: Sequence[UptimeDay]) -> float | None:
-    """Average uptime over the measured days, as a percentage; None when nothing was measured."""
-    measured = [d for d in days if d.measured]
-    if not measured:
-        return None
-    return 100.0 * sum(d.uptime for d in measured) / len(measured)

@@ -14,11 +14,13 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from . import components, incidents, site, staff
-from .components import Component, ComponentGroup, ComponentStatus
+from . import components, incidents, postmortems, site, staff
+from . import maintenance as maint
+from .components import Component, ComponentGroup
 from .dbtypes import utcnow
 from .extensions import db
-from .incidents import Incident, IncidentStatus
+from .incidents import Incident
+from .vocabulary import ComponentStatus, IncidentStatus
 
 ACTOR = "demo"
 DEMO_EMAIL = "demo@example.com"
@@ -173,8 +175,8 @@ class _Story:
                  "normal. We will publish a postmortem.",
             author=ACTOR, now=self.at(62, 13, 20),
         )
-        incidents.save_postmortem(incident, POSTMORTEM, actor=ACTOR, now=self.at(59, 15, 0))
-        incidents.publish_postmortem(incident, actor=ACTOR, now=self.at(59, 15, 10))
+        postmortems.save_postmortem(incident, POSTMORTEM, actor=ACTOR, now=self.at(59, 15, 0))
+        postmortems.publish_postmortem(incident, actor=ACTOR, now=self.at(59, 15, 10))
 
     def sftp_delays(self) -> None:
         """Slow processing of inbound files: degraded performance only."""
@@ -204,7 +206,7 @@ class _Story:
 
     def archive_maintenance(self) -> None:
         """A maintenance window in the past, started and completed by the scheduler."""
-        incidents.schedule_maintenance(
+        maint.schedule_maintenance(
             "Document archive database upgrade",
             scheduled_for=self.zoned(16, 22, 0), scheduled_until=self.zoned(15, 1, 0),
             body="We will upgrade the database behind the document archive. Searching and "
@@ -213,8 +215,8 @@ class _Story:
             component_ids=[self.ids["Document archive"]],
             author=ACTOR, now=self.at(23, 14, 0),
         )
-        incidents.run_due_transitions(now=self.at(16, 22, 0))
-        incidents.run_due_transitions(now=self.at(15, 1, 0))
+        maint.run_due_transitions(now=self.at(16, 22, 0))
+        maint.run_due_transitions(now=self.at(15, 1, 0))
 
     def api_errors(self) -> None:
         """Errors on the API that spill into the portal: a partial outage."""
@@ -287,7 +289,7 @@ class _Story:
 
     def certificate_maintenance(self) -> None:
         """An upcoming window that the scheduler will start and complete on its own."""
-        incidents.schedule_maintenance(
+        maint.schedule_maintenance(
             "Peppol Access Point certificate renewal",
             scheduled_for=self.zoned(-4, 21, 0), scheduled_until=self.zoned(-4, 23, 0),
             body="We will renew the certificates of our Peppol Access Point. Documents sent "

@@ -17,7 +17,7 @@ from flask import Response, current_app, request
 from markupsafe import Markup
 
 from . import components as comp
-from . import incidents as inc
+from . import history, vocabulary
 from .components import Component
 from .dbtypes import as_utc
 from .incidents import Incident
@@ -65,7 +65,7 @@ def build_feed(kind: str, component: Component | None = None) -> Feed:
     settings = get_page_settings()
     base_url = current_app.config["BASE_URL"].rstrip("/")
     host = urlsplit(base_url).hostname or "localhost"
-    incidents = inc.latest(FEED_LIMIT, component.id if component else None)
+    incidents = history.latest(FEED_LIMIT, component.id if component else None)
     updated_at = max([as_utc(settings.updated_at or settings.created_at),
                       *(_last_update(i) for i in incidents)])
 
@@ -116,7 +116,7 @@ def entry_content(incident: Incident, zone: tzinfo) -> str:
     # Walk oldest first, so that an update which keeps the status can be labelled "Update".
     for update in reversed(incident.updates):
         label = ("Update" if update.status == previous
-                 else inc.STATUS_LABELS.get(update.status, update.status))
+                 else vocabulary.STATUS_LABELS.get(update.status, update.status))
         previous = update.status
         paragraphs.append(_paragraph(update.display_at, label, update.body, zone))
     if incident.postmortem_published_at is not None:

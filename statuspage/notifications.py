@@ -26,17 +26,10 @@ import sqlalchemy as sa
 from flask import current_app, render_template
 from flask_mail import BadHeaderError, Message
 
-from .audit import _record
+from .audit import add_audit_entry
 from .dbtypes import UTCDateTime, utcnow
-from .errors import DomainError
 from .extensions import db, mail
-from .incidents import (
-    STATUS_LABELS,
-    Incident,
-    IncidentKind,
-    IncidentUpdate,
-    MaintenanceStatus,
-)
+from .incidents import Incident, IncidentUpdate
 from .markup import render_markdown, to_plain_text
 from .outbox import (
     Delivery,
@@ -44,10 +37,11 @@ from .outbox import (
     DeliveryStatus,
     Notice,
     NoticeKind,
-    _enqueue_notice,
 )
 from .site import PageSettings, get_page_settings
-from .subscriptions import Subscriber, TokenPurpose, _reaches, make_token, normalise_email
+from .subscriptions import Subscriber, TokenPurpose, reach_condition, make_token, normalise_email
+from .validation import DomainError
+from .vocabulary import STATUS_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +83,7 @@ def _expand(notice: Notice, now: datetime) -> int:
             sa.literal(DeliveryKind(notice.kind.value).value), sa.literal(notice.id),
             Subscriber.id, Subscriber.email, sa.literal(DeliveryStatus.QUEUED.value),
             sa.literal(0), sa.literal(now, UTCDateTime), sa.literal(now, UTCDateTime),
-        ).where(_reaches(component_ids), ~already)
+        ).where(reach_condition(component_ids), ~already)
         # RETURNING counts reliably where a driver's rowcount for INSERT ... SELECT does not.
         created = len(db.session.execute(sa.insert(Delivery).from_select(
             ["kind", "notice_id", "subscriber_id", "to_address", "status", "attempts",
@@ -117,36 +111,6 @@ def expand_notices(*, now: datetime | None = None, limit: int = 20) -> int:
         db.session.commit()
     db.session.commit()
     return total
-
-
-def enqueue_maintenance_reminders(*, now: datetime | None = None) -> int:
-    """Queue one reminder per maintenance window that starts within the lead time."""
-    now = now or utcnow()
-    lead = timedelta(minutes=current_app.config["MAINTENANCE_REMINDER_MINUTES"])
-    due = db.session.scalars(sa.select(Incident).where(
-        Incident.kind == IncidentKind.MAINTENANCE,
-        Incident.status == MaintenanceStatus.SCHEDULED.value,
-        Incident.remind_prior.is_(True), Incident.cancelled_at.is_(None),
-        Incident.scheduled_for > now, Incident.scheduled_for <= now + lead,
-    ).order_by(Incident.scheduled_for)).all()
-    queued = 0
-    for maintenance in due:
-        # Scheduled within the lead time: its announcement is reminder enough.
-        if maintenance.created_at > maintenance.scheduled_for - lead:
-            continue
-        # One reminder per window; moving the window earns a new one.
-        key = f"reminder:{maintenance.id}:{int(maintenance.scheduled_for.timestamp())}"
-        if db.session.scalar(sa.select(Notice.id).where(Notice.key == key)) is not None:
-            continue
-        _enqueue_notice(NoticeKind.MAINTENANCE_REMINDER, incident_id=maintenance.id, key=key,
-                        now=now)
-        try:
-            db.session.commit()
-        except sa.exc.IntegrityError:  # another worker queued it first
-            db.session.rollback()
-            continue
-        queued += 1
-    return queued
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -564,7 +528,8 @@ def retry_failed(*, update_id: int | None = None, delivery_ids: Iterable[int] | 
         status=DeliveryStatus.QUEUED, attempts=0, created_at=now, next_attempt_at=now,
         claimed_until=None, claimed_by=None))
     count = max(result.rowcount or 0, 0)
-    _record(actor, "delivery.retry", "delivery", update_id, f"{count} failed emails queued again")
+    add_audit_entry(actor, "delivery.retry", "delivery", update_id,
+                    f"{count} failed emails queued again")
     db.session.commit()
     return count
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .components import ComponentStatus, Indicator
-from .incidents import Impact, IncidentStatus, MaintenanceStatus
+from .vocabulary import ComponentStatus, Impact, IncidentStatus, Indicator, MaintenanceStatus
 
 OPENAPI_VERSION = "3.1.0"
 TIMESTAMP_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$"

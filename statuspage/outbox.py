@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .dbtypes import UTCDateTime, enum_column, utcnow
-from .errors import ADDRESS_MAX
 from .extensions import db
+from .validation import ADDRESS_MAX
 
 
 class NoticeKind(enum.StrEnum):
@@ -86,7 +86,7 @@ class Delivery(db.Model):
     message_id: Mapped[str | None] = mapped_column(sa.String(255))
 
 
-def _enqueue_notice(
+def add_notice(
     kind: NoticeKind, *, incident_id: int | None, update_id: int | None = None,
     key: str | None = None, now: datetime | None = None,
 ) -> Notice:
@@ -97,7 +97,7 @@ def _enqueue_notice(
     return notice
 
 
-def _enqueue_delivery(
+def add_delivery(
     kind: DeliveryKind, to_address: str, *, subscriber_id: int | None = None,
     notice_id: int | None = None, now: datetime | None = None,
 ) -> Delivery:

@@ -18,18 +18,29 @@ import sqlalchemy as sa
 from flask import current_app
 
 from . import components as comp
+from . import history as past
 from . import incidents as inc
-from .components import Component, ComponentGroup, ComponentStatus, PageStatus
+from . import maintenance as maint
+from . import uptime, vocabulary
+from .components import Component, ComponentGroup, PageStatus
 from .dbtypes import as_utc, utcnow
-from .errors import NotFound
 from .extensions import db
 from .incidents import Incident, IncidentUpdate
 from .site import PageSettings, get_page_settings, page_version
+from .validation import NotFound
+from .vocabulary import (
+    ACTIVE_MAINTENANCE_STATUSES,
+    UPCOMING_MAINTENANCE_STATUSES,
+    ComponentStatus,
+    IncidentKind,
+    IncidentStatus,
+    MaintenanceStatus,
+)
 
 UPTIME_DAYS = 90
 PAST_DAYS = 15
-_DONE_STATUSES = frozenset({inc.IncidentStatus.RESOLVED.value, inc.IncidentStatus.POSTMORTEM.value,
-                            inc.MaintenanceStatus.COMPLETED.value})
+_DONE_STATUSES = frozenset({IncidentStatus.RESOLVED.value, IncidentStatus.POSTMORTEM.value,
+                            MaintenanceStatus.COMPLETED.value})
 
 
 # --- the values a template sees ----------------------------------------------------------------
@@ -105,7 +116,7 @@ class UpdateView:
     @property
     def status_label(self) -> str:
         """The update's status as people read it."""
-        return inc.STATUS_LABELS.get(self.status, self.status)
+        return vocabulary.STATUS_LABELS.get(self.status, self.status)
 
 
 @dataclass(frozen=True)
@@ -128,7 +139,7 @@ class IncidentView:
     @property
     def is_maintenance(self) -> bool:
         """Scheduled maintenance rather than an incident."""
-        return self.kind == inc.IncidentKind.MAINTENANCE
+        return self.kind == IncidentKind.MAINTENANCE
 
     @property
     def is_open(self) -> bool:
@@ -138,7 +149,7 @@ class IncidentView:
     @property
     def status_label(self) -> str:
         """The incident's status as people read it."""
-        return inc.STATUS_LABELS.get(self.status, self.status)
+        return vocabulary.STATUS_LABELS.get(self.status, self.status)
 
     @property
     def occurred_at(self) -> datetime:
@@ -250,12 +261,12 @@ def _build(version: int, now: datetime) -> tuple[Snapshot, tzinfo]:
     visible = [m.status for item in tree
                for m in (item.components if isinstance(item, GroupView) else (item,))]
     open_incidents = inc.open_incidents()
-    maintenance = inc.maintenances((*inc.ACTIVE_MAINTENANCE_STATUSES,
-                                    *inc.UPCOMING_MAINTENANCE_STATUSES))
+    maintenance = maint.windows((*ACTIVE_MAINTENANCE_STATUSES,
+                                    *UPCOMING_MAINTENANCE_STATUSES))
     active = tuple(_incident_view(m) for m in maintenance
-                   if m.status in {s.value for s in inc.ACTIVE_MAINTENANCE_STATUSES})
+                   if m.status in {s.value for s in ACTIVE_MAINTENANCE_STATUSES})
     upcoming = tuple(_incident_view(m) for m in maintenance
-                     if m.status in {s.value for s in inc.UPCOMING_MAINTENANCE_STATUSES})
+                     if m.status in {s.value for s in UPCOMING_MAINTENANCE_STATUSES})
     snap = Snapshot(
         version=version,
         today=today,
@@ -284,11 +295,11 @@ def _tree(now: datetime, zone: tzinfo) -> tuple[GroupView | ComponentView, ...]:
         members = item.components if isinstance(item, ComponentGroup) else [item]
         shown.extend(c for c in members if c.visible)
     showcased = [c.id for c in shown if c.showcase]
-    uptime = comp.uptime_days(showcased, days=UPTIME_DAYS, now=now, zone=zone)
+    days = uptime.uptime_days(showcased, days=UPTIME_DAYS, now=now, zone=zone)
     out: list[GroupView | ComponentView] = []
     for item in items:
         if isinstance(item, ComponentGroup):
-            members = tuple(_component_view(c, uptime.get(c.id)) for c in item.components
+            members = tuple(_component_view(c, days.get(c.id)) for c in item.components
                             if c.visible)
             if members:  # a group whose members are all hidden is hidden too
                 out.append(GroupView(
@@ -296,17 +307,17 @@ def _tree(now: datetime, zone: tzinfo) -> tuple[GroupView | ComponentView, ...]:
                     status=comp.worst_status(m.status for m in members),
                     collapsed=item.collapsed, components=members))
         elif item.visible:
-            out.append(_component_view(item, uptime.get(item.id)))
+            out.append(_component_view(item, days.get(item.id)))
     return tuple(out)
 
 
-def _component_view(component: Component, days: Sequence[comp.UptimeDay] | None
+def _component_view(component: Component, days: Sequence[uptime.UptimeDay] | None
                     ) -> ComponentView:
     bars = tuple(UptimeBar(d.day, d.worst, 100.0 * d.uptime, d.measured) for d in days or ())
     return ComponentView(
         id=component.id, name=component.name, description=component.description,
         status=component.status, showcase=component.showcase, uptime=bars,
-        uptime_percentage=comp.uptime_percentage(days) if days else None,
+        uptime_percentage=uptime.uptime_percentage(days) if days else None,
     )
 
 
@@ -341,7 +352,7 @@ def _local_midnight(day: date, zone: tzinfo) -> datetime:
 
 def _past_days(today: date, zone: tzinfo) -> tuple[DayView, ...]:
     first = today - timedelta(days=PAST_DAYS - 1)
-    found = inc.between(_local_midnight(first, zone),
+    found = past.between(_local_midnight(first, zone),
                         _local_midnight(today + timedelta(days=1), zone))
     by_day: dict[date, list[IncidentView]] = {}
     for incident in found:
@@ -389,12 +400,12 @@ def history(page_number: int, now: datetime | None = None) -> HistoryPage:
         window_end = _local_midnight(_add_months(newest, 1), zone)
     except (ValueError, OverflowError):  # before the calendar begins: nothing there
         raise NotFound("No such page of the history.", "page") from None
-    first = inc.oldest_occurrence()
+    first = past.oldest_occurrence()
     if page_number < 1 or (page_number > 1 and (first is None or first >= window_end)):
         raise NotFound("No such page of the history.", "page")
     by_month: dict[date, list[IncidentView]] = {}
     # One query for the whole page (the incident indexes cover it), split by month here.
-    for found in inc.between(window_start, window_end):
+    for found in past.between(window_start, window_end):
         view = _incident_view(found)
         by_month.setdefault(view.occurred_at.astimezone(zone).date().replace(day=1),
                             []).append(view)

@@ -19,7 +19,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import incidents, notifications, subscriptions
+from . import maintenance as maint
+from . import notifications, subscriptions
 from .dbtypes import UTCDateTime, utcnow
 from .extensions import db
 
@@ -91,12 +92,12 @@ def heartbeat() -> object:
 
 def start_and_complete_maintenance() -> object:
     """Move maintenance windows that are due to in progress or completed."""
-    return incidents.run_due_transitions()
+    return maint.run_due_transitions()
 
 
 def remind_of_maintenance() -> object:
     """Queue the reminder of maintenance that starts within the lead time."""
-    return notifications.enqueue_maintenance_reminders()
+    return maint.enqueue_reminders()
 
 
 def deliver_notifications() -> object:

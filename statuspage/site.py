@@ -15,13 +15,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import sqlalchemy as sa
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .audit import _record
+from .audit import add_audit_entry
 from .dbtypes import UTCDateTime, utcnow
-from .errors import ValidationError, require_text
 from .extensions import db
+from .validation import ValidationError, require_text
 
 SETTINGS_ID = 1
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -115,7 +116,7 @@ def update_page_settings(*, actor: str | None = None, **changes: Any) -> PageSet
             raise ValidationError("Accent colour must look like #2c7be5.", "accent_color")
         settings.accent_color = colour.lower()
     db.session.add(settings)
-    _record(actor, "page.update", "page", settings.id, ", ".join(sorted(changes)))
+    add_audit_entry(actor, "page.update", "page", settings.id, ", ".join(sorted(changes)))
     db.session.commit()
     return settings
 
@@ -125,7 +126,6 @@ def update_page_settings(*, actor: str | None = None, **changes: Any) -> PageSet
 _BUMPED = "statuspage.page_version_bumped"
 
 
-@event.listens_for(Session, "before_flush")
 def _bump_page_version(session: Session, flush_context: Any, instances: Any) -> None:
     if session.info.get(_BUMPED):
         return
@@ -148,7 +148,16 @@ def _bump_page_version(session: Session, flush_context: Any, instances: Any) -> 
     session.info[_BUMPED] = True
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
 def _reset_page_version_flag(session: Session) -> None:
     session.info.pop(_BUMPED, None)
+
+
+_LISTENERS = (("before_flush", _bump_page_version), ("after_commit", _reset_page_version_flag),
+              ("after_rollback", _reset_page_version_flag))
+
+
+def init_app(app: Flask) -> None:
+    """Make every session bump the page version when it writes something a visitor sees."""
+    for name, listener in _LISTENERS:
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)

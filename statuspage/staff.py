@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import hmac
 import secrets
@@ -13,17 +14,15 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .audit import AuditEntry, _record
+from .audit import AuditEntry, add_audit_entry
 from .dbtypes import UTCDateTime, enum_column, parse_id, utcnow
-from .errors import Conflict, NotFound, ValidationError, normalise_email, require_text
 from .extensions import db
+from .validation import Conflict, NotFound, ValidationError, normalise_email, require_text
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 200
 # A memory-hard hash for stored passwords (tests swap in a cheap one).
 PASSWORD_HASH_METHOD = "scrypt"
-# Compared against when the email is unknown, so a login takes as long either way.
-_DUMMY_HASH = generate_password_hash("statuspage-timing-equaliser", method=PASSWORD_HASH_METHOD)
 
 
 class Role(enum.StrEnum):
@@ -69,6 +68,12 @@ def _check_password(password: str | None) -> str:
     return password
 
 
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    # Compared against when the email is unknown, so a login takes as long either way.
+    return generate_password_hash("statuspage-timing-equaliser", method=method)
+
+
 def _hash(password: str) -> str:
     return generate_password_hash(password, method=PASSWORD_HASH_METHOD)
 
@@ -106,7 +111,7 @@ def create_user(email: str, password: str, *, role: Role | str = Role.EDITOR,
                 role=parse_role(role), active=True)
     db.session.add(user)
     db.session.flush()
-    _record(actor, "user.create", "user", user.id, f"{address} ({user.role})")
+    add_audit_entry(actor, "user.create", "user", user.id, f"{address} ({user.role})")
     db.session.commit()
     return user
 
@@ -125,7 +130,7 @@ def update_user(user: User, *, actor: str | None = None,
     if was_admin and not _has_active_admin():
         db.session.rollback()
         raise Conflict("The page needs at least one active admin.", "role")
-    _record(actor, "user.update", "user", user.id, user.email)
+    add_audit_entry(actor, "user.update", "user", user.id, user.email)
     db.session.commit()
     return user
 
@@ -138,7 +143,7 @@ def delete_user(user: User, *, actor: str | None = None) -> None:
     if was_admin and not _has_active_admin():
         db.session.rollback()
         raise Conflict("The page needs at least one active admin.", "user_id")
-    _record(actor, "user.delete", "user", user.id, user.email)
+    add_audit_entry(actor, "user.delete", "user", user.id, user.email)
     db.session.commit()
 
 
@@ -152,12 +157,12 @@ def authenticate(email: str, password: str, *, now: datetime | None = None) -> U
     """The active user with these credentials, or None; records the login time."""
     user = find_user_by_email(email)
     if user is None or not user.active:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy_hash(PASSWORD_HASH_METHOD), password or "")
         return None
     if not check_password_hash(user.password_hash, password or ""):
         return None
     user.last_login_at = now or utcnow()
-    _record(user.email, "user.login", "user", user.id)
+    add_audit_entry(user.email, "user.login", "user", user.id)
     db.session.commit()
     return user
 
@@ -235,7 +240,8 @@ def create_api_key(name: str, *, scope: ApiKeyScope | str = ApiKeyScope.READ,
                  created_at=now or utcnow())
     db.session.add(key)
     db.session.flush()
-    _record(actor, "api_key.create", "api_key", key.id, f"{key.name} ({key.scope}, {key.prefix})")
+    add_audit_entry(actor, "api_key.create", "api_key", key.id,
+                    f"{key.name} ({key.scope}, {key.prefix})")
     db.session.commit()
     return key, token
 
@@ -260,7 +266,7 @@ def revoke_api_key(key: ApiKey, *, actor: str | None = None,
     """Revoke a key: it stops working at once and stays listed as revoked."""
     if key.revoked_at is None:
         key.revoked_at = now or utcnow()
-        _record(actor, "api_key.revoke", "api_key", key.id, f"{key.name} ({key.prefix})")
+        add_audit_entry(actor, "api_key.revoke", "api_key", key.id, f"{key.name} ({key.prefix})")
         db.session.commit()
     return key
 

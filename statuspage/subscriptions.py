@@ -23,10 +23,12 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from . import components as comp
-from .audit import _record
+from .audit import add_audit_entry
 from .components import Component, ComponentGroup
 from .dbtypes import UTCDateTime, as_utc, parse_id, utcnow
-from .errors import (
+from .extensions import db
+from .outbox import Delivery, DeliveryKind, DeliveryStatus, add_delivery
+from .validation import (
     ADDRESS_MAX,
     Conflict,
     DomainError,
@@ -34,8 +36,6 @@ from .errors import (
     ValidationError,
     normalise_email,
 )
-from .extensions import db
-from .outbox import Delivery, DeliveryKind, DeliveryStatus, _enqueue_delivery
 
 # A second request for the same address within this time sends nothing more, so the form
 # cannot be used to flood someone's inbox.
@@ -217,7 +217,7 @@ def subscriber_counts() -> SubscriberCounts:
     return SubscriberCounts(confirmed, unconfirmed, quarantined)
 
 
-def _reaches(component_ids: Iterable[int]) -> sa.ColumnElement[bool]:
+def reach_condition(component_ids: Iterable[int]) -> sa.ColumnElement[bool]:
     """Confirmed, non-quarantined subscribers whose choice covers any of ``component_ids``.
 
     No components at all means the announcement concerns the whole page: everyone.
@@ -239,7 +239,7 @@ def count_reach(component_ids: Iterable[Any]) -> int:
     if None in ids:
         raise ValidationError("Unknown component.", "components")
     return db.session.scalar(
-        sa.select(sa.func.count()).select_from(Subscriber).where(_reaches(ids))) or 0
+        sa.select(sa.func.count()).select_from(Subscriber).where(reach_condition(ids))) or 0
 
 
 # --- operations -------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def _queue_link(subscriber: Subscriber, now: datetime, *, force: bool = False) -
             and now - subscriber.link_sent_at < LINK_RESEND_COOLDOWN):
         return False
     kind = DeliveryKind.MANAGE if subscriber.confirmed else DeliveryKind.CONFIRM
-    _enqueue_delivery(kind, subscriber.email, subscriber_id=subscriber.id, now=now)
+    add_delivery(kind, subscriber.email, subscriber_id=subscriber.id, now=now)
     subscriber.link_sent_at = now
     return True
 
@@ -297,7 +297,7 @@ def resend_confirmation(subscriber: Subscriber, *, actor: str | None = None,
     if subscriber.quarantined:
         raise ValidationError("This address is quarantined; clear it first.", "subscriber_id")
     _queue_link(subscriber, now, force=True)
-    _record(actor, "subscriber.resend", "subscriber", subscriber.id, subscriber.email)
+    add_audit_entry(actor, "subscriber.resend", "subscriber", subscriber.id, subscriber.email)
     db.session.commit()
     return subscriber
 
@@ -306,13 +306,13 @@ def _chosen_components(component_ids: Iterable[Any], group_ids: Iterable[Any]
                        ) -> list[Component]:
     chosen: dict[int, Component] = {}
     for raw in group_ids:
-        group = comp._get(ComponentGroup, raw)
+        group = comp.find(ComponentGroup, raw)
         if group is None:
             raise ValidationError(f"Unknown component group {raw!r}.", "components")
         # A group counts as the members it has now; later members are not added silently.
         chosen.update((c.id, c) for c in group.components)
     for raw in component_ids:
-        component = comp._get(Component, raw)
+        component = comp.find(Component, raw)
         if component is None:
             raise ValidationError(f"Unknown component {raw!r}.", "components")
         chosen[component.id] = component
@@ -356,7 +356,7 @@ def unsubscribe(subscriber: Subscriber, *, actor: str | None = None) -> None:
     """Remove the subscriber; emails still queued for them are cancelled, not sent."""
     _cancel_queued([subscriber.id], "The subscriber unsubscribed.")
     if actor is not None:
-        _record(actor, "subscriber.remove", "subscriber", subscriber.id, subscriber.email)
+        add_audit_entry(actor, "subscriber.remove", "subscriber", subscriber.id, subscriber.email)
     db.session.delete(subscriber)
     db.session.commit()
 
@@ -366,7 +366,7 @@ def revoke_links(subscriber: Subscriber, *, actor: str | None = None) -> Subscri
     subscriber.token_version = (subscriber.token_version + 1) % (2**31 - 1)
     subscriber.updated_at = utcnow()
     if actor is not None:
-        _record(actor, "subscriber.revoke_links", "subscriber", subscriber.id,
+        add_audit_entry(actor, "subscriber.revoke_links", "subscriber", subscriber.id,
                 subscriber.email)
     db.session.commit()
     return subscriber
@@ -376,7 +376,7 @@ def clear_quarantine(subscriber: Subscriber, *, actor: str | None = None) -> Sub
     """Let a quarantined address receive email again."""
     subscriber.quarantined_at = None
     subscriber.updated_at = utcnow()
-    _record(actor, "subscriber.unquarantine", "subscriber", subscriber.id, subscriber.email)
+    add_audit_entry(actor, "subscriber.unquarantine", "subscriber", subscriber.id, subscriber.email)
     db.session.commit()
     return subscriber
 
@@ -413,7 +413,7 @@ def add_subscriber(
     db.session.flush()
     if not confirmed:
         _queue_link(subscriber, now, force=True)
-    _record(actor, "subscriber.add", "subscriber", subscriber.id,
+    add_audit_entry(actor, "subscriber.add", "subscriber", subscriber.id,
             f"{address} ({'confirmed' if confirmed else 'to confirm'})")
     db.session.commit()
     return subscriber
@@ -461,7 +461,7 @@ def import_subscribers(
         if not confirmed:
             _queue_link(subscriber, now)
         result.added.append(address)
-    _record(actor, "subscriber.import", "subscriber", None,
+    add_audit_entry(actor, "subscriber.import", "subscriber", None,
             f"{len(result.added)} added ({'confirmed' if confirmed else 'to confirm'}), "
             f"{len(result.existing)} already known, {len(result.invalid)} invalid")
     db.session.commit()
@@ -494,6 +494,6 @@ def export_csv(*, actor: str | None = None) -> str:
             s.created_at.isoformat(),
         ])
     if actor is not None:
-        _record(actor, "subscriber.export", "subscriber", None, "exported as CSV")
+        add_audit_entry(actor, "subscriber.export", "subscriber", None, "exported as CSV")
         db.session.commit()
     return out.getvalue()

@@ -26,7 +26,8 @@ from werkzeug.serving import make_server
 from statuspage import create_app, models, staff  # noqa: F401  (registers every table)
 from statuspage.components import create_component, create_group
 from statuspage.extensions import db as _db
-from statuspage.incidents import open_incident, schedule_maintenance
+from statuspage.incidents import open_incident
+from statuspage.maintenance import schedule_maintenance
 from statuspage.site import SETTINGS_ID, new_page_code
 from statuspage.staff import create_user
 

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from statuspage import components, incidents
+from statuspage import components, incidents, vocabulary
 from statuspage.audit import AuditEntry
-from statuspage.components import ComponentStatus
-from statuspage.incidents import Incident, IncidentKind
+from statuspage.incidents import Incident
 from statuspage.site import get_page_settings, update_page_settings
 from statuspage.staff import User, find_user_by_email
+from statuspage.vocabulary import ComponentStatus, IncidentKind
 from tests.conftest import TEST_PASSWORD, Actions
 
 
@@ -145,7 +145,7 @@ def test_resolve_button_returns_components_to_operational(
     response = logged_in.post(f"/admin/incidents/{incident.id}/resolve")
     assert response.status_code == 302
     assert incident.status == "resolved" and api.status is ComponentStatus.OPERATIONAL
-    assert incident.updates[0].body == incidents.DEFAULT_BODIES["resolved"]
+    assert incident.updates[0].body == vocabulary.DEFAULT_BODIES["resolved"]
     assert incident.updates[0].deliver_notifications is False
 
 
@@ -387,7 +387,7 @@ def test_cancelling_maintenance_asks_first(logged_in: Actions, make_maintenance:
     assert maintenance.status == "scheduled"
     assert logged_in.post(url, {"deliver_notifications": "y"}).status_code == 302
     assert maintenance.status == "completed" and maintenance.cancelled_at is not None
-    assert maintenance.updates[0].body == incidents.CANCELLED_BODY
+    assert maintenance.updates[0].body == vocabulary.CANCELLED_BODY
     html = text(logged_in.client.get("/admin/maintenance"))
     assert "Network swap" in html and "cancelled" in html
 

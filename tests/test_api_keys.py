@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from statuspage import staff
 from statuspage.audit import AuditEntry
 from statuspage.dbtypes import utcnow
-from statuspage.errors import ValidationError
 from statuspage.site import get_page_settings
+from statuspage.validation import ValidationError
 from tests.conftest import form_errors
 
 

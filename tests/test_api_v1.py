@@ -11,10 +11,11 @@ import sqlalchemy as sa
 from statuspage import components as comp
 from statuspage import incidents as inc
 from statuspage import notifications as notify
-from statuspage import staff
+from statuspage import site, staff
 from statuspage import subscriptions as subs
 from statuspage.outbox import Delivery, DeliveryKind, Notice
 from statuspage.site import get_page_settings
+from statuspage.vocabulary import ComponentStatus
 from tests.smtp import body_of
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
@@ -124,7 +125,7 @@ def test_a_read_key_reads_but_may_not_write(client: Any, read_token: str, page_i
     error_of(reader.patch(f"/components/{component.id}",
                           {"component": {"status": "major_outage"}}), 403)
     error_of(reader.delete(f"/components/{component.id}"), 403)
-    assert comp.get_component(component.id).status is comp.ComponentStatus.OPERATIONAL
+    assert comp.get_component(component.id).status is ComponentStatus.OPERATIONAL
 
 
 def test_cookies_play_no_part_and_csrf_does_not_apply(logged_in: Any, page_id: str) -> None:
@@ -192,7 +193,7 @@ def test_form_encoded_bodies_are_read_like_json(api: Api, make_component: Any, d
     assert update["deliver_notifications"] is False
     assert {(a["code"], a["new_status"]) for a in update["affected_components"]} == {
         (str(first.id), "major_outage"), (str(second.id), "operational")}
-    assert comp.get_component(first.id).status is comp.ComponentStatus.MAJOR_OUTAGE
+    assert comp.get_component(first.id).status is ComponentStatus.MAJOR_OUTAGE
 
 
 def test_form_content_type_on_get_and_delete_without_a_body_is_accepted(
@@ -258,6 +259,28 @@ def test_an_unknown_component_status_in_an_update_is_422(api: Api, make_componen
                          {"incident": {"components": {str(component.id): "melting"}}})
     assert error_of(response, 422)["field"] == "components"
     assert len(inc.get_incident(incident.id).updates) == 1
+
+
+@pytest.mark.parametrize("kind", ["incident", "maintenance"])
+def test_a_patch_refused_for_one_field_changes_nothing_at_all(
+        api: Api, db: Any, make_component: Any, make_incident: Any, make_maintenance: Any,
+        kind: str) -> None:
+    component = make_component("API")
+    target = (make_incident("Slow", components={component.id: "degraded_performance"})
+              if kind == "incident" else make_maintenance("Upgrade", component_ids=[component.id]))
+    before = site.page_version()
+    response = api.patch(f"/incidents/{target.id}", {"incident": {
+        "name": "Renamed", "status": "monitoring" if kind == "incident" else "in_progress",
+        "components": {"999999": "major_outage"}}})
+    assert error_of(response, 422)["field"] == "components"
+    db.session.expire_all()
+    again = inc.get_incident(target.id)
+    assert again.name == ("Slow" if kind == "incident" else "Upgrade")
+    assert len(again.updates) == 1 and again.status in {"investigating", "scheduled"}
+    assert comp.get_component(component.id).status is (
+        ComponentStatus.DEGRADED_PERFORMANCE if kind == "incident"
+        else ComponentStatus.OPERATIONAL)
+    assert site.page_version() == before
 
 
 @pytest.mark.parametrize("path", [
@@ -447,8 +470,8 @@ def test_components_are_created_changed_and_deleted(api: Api, db: Any) -> None:
         "operational", "REST", None)
     history = [c.to_status for c in db.session.scalars(sa.select(
         comp.ComponentStatusChange).order_by(comp.ComponentStatusChange.id))]
-    assert history == [comp.ComponentStatus.DEGRADED_PERFORMANCE,
-                       comp.ComponentStatus.OPERATIONAL]
+    assert history == [ComponentStatus.DEGRADED_PERFORMANCE,
+                       ComponentStatus.OPERATIONAL]
     assert api.delete(f"/components/{created['id']}").status_code == 204
     assert api.get("/components").get_json() == [
         api.get(f"/component-groups/{group['id']}").get_json()]

@@ -13,6 +13,7 @@ import pytest
 
 from statuspage import components as comp
 from statuspage import incidents as inc
+from statuspage import maintenance as maint
 from statuspage import page
 from statuspage.components import create_component, create_group, set_component_status
 from statuspage.site import get_page_settings, update_page_settings
@@ -167,19 +168,20 @@ def page_data(db: Any) -> SimpleNamespace:
                              now=now - timedelta(hours=1))
     email = inc.open_incident("Email delays", body="Mail is late.", now=now - timedelta(minutes=30))
 
-    done = inc.schedule_maintenance("Old maintenance", scheduled_for=now - timedelta(days=5),
+    done = maint.schedule_maintenance("Old maintenance", scheduled_for=now - timedelta(days=5),
                                     scheduled_until=now - timedelta(days=5, hours=-1),
                                     component_ids=[web.id], now=now - timedelta(days=6))
-    inc.start_maintenance(done, now=now - timedelta(days=5))
+    maint.start_maintenance(done, now=now - timedelta(days=5))
     inc.resolve_incident(done, now=now - timedelta(days=5, hours=-1))
-    active = inc.schedule_maintenance("Database upgrade", scheduled_for=now - timedelta(minutes=10),
-                                      scheduled_until=now + timedelta(hours=1),
-                                      component_ids=[database.id], now=now - timedelta(days=1))
-    inc.start_maintenance(active, now=now - timedelta(minutes=10))
-    soon = inc.schedule_maintenance("Network switch", scheduled_for=now + timedelta(days=2),
+    active = maint.schedule_maintenance(
+        "Database upgrade", scheduled_for=now - timedelta(minutes=10),
+        scheduled_until=now + timedelta(hours=1), component_ids=[database.id],
+        now=now - timedelta(days=1))
+    maint.start_maintenance(active, now=now - timedelta(minutes=10))
+    soon = maint.schedule_maintenance("Network switch", scheduled_for=now + timedelta(days=2),
                                     scheduled_until=now + timedelta(days=2, hours=1),
                                     component_ids=[web.id], now=now - timedelta(hours=2))
-    later = inc.schedule_maintenance("Storage move", scheduled_for=now + timedelta(days=3),
+    later = maint.schedule_maintenance("Storage move", scheduled_for=now + timedelta(days=3),
                                      scheduled_until=now + timedelta(days=3, hours=1),
                                      now=now - timedelta(hours=3))
     return SimpleNamespace(api=api, platform=platform, dashboard=dashboard, database=database,

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from statuspage import create_app, demo, incidents, staff
-from statuspage.components import ComponentStatus
+from statuspage import create_app, demo, staff
+from statuspage import maintenance as maint
 from statuspage.dbtypes import utcnow
+from statuspage.vocabulary import ComponentStatus, MaintenanceStatus
 
 PASSWORD = "a long enough password"
 NO_PASSWORD_ENV = {"STATUSPAGE_PASSWORD": None, "STATUSPAGE_DEMO_PASSWORD": None}
@@ -141,7 +142,7 @@ def test_worker_once_with_nothing_due_leaves_incidents_and_components_alone(
     result = runner.invoke(args=["worker", "--once"])
     assert result.exit_code == 0, result.output
     assert {name: row_counts(db)[name] for name in domain} == before
-    assert incidents.maintenances([incidents.MaintenanceStatus.SCHEDULED])[0].name == "Next week"
+    assert maint.windows([MaintenanceStatus.SCHEDULED])[0].name == "Next week"
 
 
 def test_check_settings_prints_every_setting_but_hides_secrets() -> None:

@@ -9,11 +9,14 @@ import pytest
 import sqlalchemy as sa
 
 from statuspage import components as comp
+from statuspage import incidents as inc
+from statuspage import uptime
 from statuspage.audit import AuditEntry
-from statuspage.components import ComponentStatus as S
-from statuspage.components import ComponentStatusChange, Indicator
-from statuspage.errors import Conflict, NotFound, ValidationError
+from statuspage.components import ComponentStatusChange
 from statuspage.incidents import resolve_incident
+from statuspage.validation import Conflict, NotFound, ValidationError
+from statuspage.vocabulary import ComponentStatus as S
+from statuspage.vocabulary import Indicator
 
 OP, DEG, PART, MAJ, MAINT = (S.OPERATIONAL, S.DEGRADED_PERFORMANCE, S.PARTIAL_OUTAGE,
                              S.MAJOR_OUTAGE, S.UNDER_MAINTENANCE)
@@ -156,11 +159,11 @@ def test_a_component_in_an_open_incident_cannot_be_deleted(db, make_component, m
     api = make_component("API")
     incident = make_incident(components={api.id: "major_outage"})
     with pytest.raises(Conflict) as caught:
-        comp.delete_component(api)
+        inc.delete_component(api)
     assert "Elevated error rates" in caught.value.message
     db.session.rollback()
     resolve_incident(incident)
-    comp.delete_component(api)
+    inc.delete_component(api)
     assert comp.all_components() == []
 
 
@@ -180,7 +183,7 @@ def test_uptime_counts_major_fully_and_partial_at_thirty_percent(db, make_compon
     comp.set_component_status(api, "partial_outage", now=start + timedelta(days=6))
     comp.set_component_status(api, "operational", now=start + timedelta(days=7))
     now = start + timedelta(days=9, hours=12)
-    days = comp.uptime_days([api.id], days=12, now=now, zone=utc)[api.id]
+    days = uptime.uptime_days([api.id], days=12, now=now, zone=utc)[api.id]
     assert len(days) == 12
     by_date = {d.day.isoformat(): d for d in days}
     assert not by_date["2026-10-31"].measured  # before the component existed
@@ -192,7 +195,7 @@ def test_uptime_counts_major_fully_and_partial_at_thirty_percent(db, make_compon
     assert partial.uptime == pytest.approx(0.7)
     assert by_date["2026-11-08"].uptime == 1.0
     measured = [d for d in days if d.measured]
-    assert comp.uptime_percentage(days) == pytest.approx(
+    assert uptime.uptime_percentage(days) == pytest.approx(
         100 * (len(measured) - 0.25 - 0.3) / len(measured))
 
 
@@ -205,14 +208,14 @@ def test_uptime_days_follow_the_page_time_zone(db, make_component):
     comp.set_component_status(api, "operational", now=datetime(2026, 11, 6, 0, 30, tzinfo=UTC))
     now = datetime(2026, 11, 8, tzinfo=UTC)
     days = {d.day.isoformat(): d for d in
-            comp.uptime_days([api.id], days=5, now=now, zone=stockholm)[api.id]}
+            uptime.uptime_days([api.id], days=5, now=now, zone=stockholm)[api.id]}
     assert days["2026-11-05"].worst is OP
     assert days["2026-11-06"].major_seconds == 3600
 
 
 def test_uptime_of_nothing_is_empty(db):
-    assert comp.uptime_days([]) == {}
-    assert comp.uptime_percentage([]) is None
+    assert uptime.uptime_days([]) == {}
+    assert uptime.uptime_percentage([]) is None
 
 
 def test_uptime_reads_the_status_at_the_window_start_from_older_history(db, make_component):
@@ -224,6 +227,6 @@ def test_uptime_reads_the_status_at_the_window_start_from_older_history(db, make
         comp.set_component_status(api, "operational", now=start + timedelta(days=day, hours=1))
     comp.set_component_status(api, "major_outage", now=start + timedelta(days=250))
     now = start + timedelta(days=260, hours=12)
-    days = comp.uptime_days([api.id], days=5, now=now, zone=utc)[api.id]
+    days = uptime.uptime_days([api.id], days=5, now=now, zone=utc)[api.id]
     assert all(d.measured and d.worst is MAJ and d.uptime == 0.0 for d in days[:-1])
     assert days[-1].major_seconds == 12 * 3600

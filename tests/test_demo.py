@@ -9,12 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from statuspage import components, demo, incidents, site, staff
+from statuspage import components, demo, history, incidents, site, staff, uptime
+from statuspage import maintenance as maint
 from statuspage.audit import AuditEntry
-from statuspage.components import Component, ComponentStatus, ComponentStatusChange
-from statuspage.errors import ValidationError
+from statuspage.components import Component, ComponentStatusChange
 from statuspage.extensions import db as _db
-from statuspage.incidents import Incident, IncidentKind, MaintenanceStatus
+from statuspage.incidents import Incident
+from statuspage.validation import ValidationError
+from statuspage.vocabulary import ComponentStatus, IncidentKind, MaintenanceStatus
 
 from .conftest import NOW
 
@@ -76,7 +78,7 @@ def test_demo_has_one_open_incident_degrading_as2(loaded: demo.DemoResult) -> No
 
 def test_demo_resolved_incidents_each_tell_their_story_in_order(loaded: demo.DemoResult
                                                                 ) -> None:
-    past = [i for i in incidents.recent(IncidentKind.INCIDENT) if not i.is_open]
+    past = [i for i in history.recent(IncidentKind.INCIDENT) if not i.is_open]
     assert len(past) >= 3
     for incident in past:
         story = list(reversed(incident.updates))  # updates are kept newest first
@@ -100,13 +102,13 @@ def test_demo_has_a_major_outage_with_a_published_postmortem(loaded: demo.DemoRe
 def test_demo_uptime_bars_show_the_outage_day(loaded: demo.DemoResult) -> None:
     peppol = by_name("Peppol Access Point unavailable").components[0]
     assert peppol.name == "Peppol Access Point"
-    days = components.uptime_days([peppol.id], days=90, now=NOW,
+    days = uptime.uptime_days([peppol.id], days=90, now=NOW,
                                   zone=ZoneInfo("Europe/Stockholm"))[peppol.id]
     assert all(d.measured for d in days)
     bad = [d for d in days if d.uptime < 1]
     assert [d.worst for d in bad] == [ComponentStatus.MAJOR_OUTAGE]
     assert 0.85 < bad[0].uptime < 0.95  # about two hours down
-    assert 99 < components.uptime_percentage(days) < 100
+    assert 99 < uptime.uptime_percentage(days) < 100
 
 
 def test_every_component_history_follows_on_from_creation_to_now(loaded: demo.DemoResult
@@ -126,7 +128,7 @@ def test_every_component_history_follows_on_from_creation_to_now(loaded: demo.De
 def test_demo_past_maintenance_was_started_and_completed_by_the_scheduler(
     loaded: demo.DemoResult,
 ) -> None:
-    [done] = incidents.maintenances([MaintenanceStatus.COMPLETED])
+    [done] = maint.windows([MaintenanceStatus.COMPLETED])
     assert [u.status for u in reversed(done.updates)] == ["scheduled", "in_progress",
                                                           "completed"]
     assert done.resolved_at == done.scheduled_until < NOW
@@ -140,15 +142,15 @@ def test_demo_past_maintenance_was_started_and_completed_by_the_scheduler(
 
 def test_demo_upcoming_maintenance_starts_and_completes_on_time(loaded: demo.DemoResult
                                                                 ) -> None:
-    [upcoming] = incidents.maintenances([MaintenanceStatus.SCHEDULED])
+    [upcoming] = maint.windows([MaintenanceStatus.SCHEDULED])
     assert NOW + timedelta(days=3) < upcoming.scheduled_for < NOW + timedelta(days=5)
     assert upcoming.auto_start and upcoming.auto_complete
     assert {c.name for c in upcoming.components} == {"Peppol Access Point",
                                                      "E-invoice delivery"}
-    incidents.run_due_transitions(now=upcoming.scheduled_for + timedelta(seconds=1))
+    maint.run_due_transitions(now=upcoming.scheduled_for + timedelta(seconds=1))
     assert upcoming.status == "in_progress"
     assert {c.status for c in upcoming.components} == {ComponentStatus.UNDER_MAINTENANCE}
-    incidents.run_due_transitions(now=upcoming.scheduled_until + timedelta(seconds=1))
+    maint.run_due_transitions(now=upcoming.scheduled_until + timedelta(seconds=1))
     assert upcoming.status == "completed"
     assert {c.status for c in upcoming.components} == {ComponentStatus.OPERATIONAL}
 

@@ -10,6 +10,7 @@ import pytest
 from icalendar import Calendar
 
 from statuspage import incidents as inc
+from statuspage import maintenance as maint
 from statuspage.components import set_component_status
 from statuspage.views.embeds import text_width
 
@@ -137,9 +138,9 @@ def test_calendar_holds_scheduled_running_and_completed_windows(
     upcoming = make_maintenance("Database upgrade", scheduled_for=now + timedelta(days=2),
                                 body="We upgrade **PostgreSQL**.")
     running = make_maintenance("Network work", scheduled_for=now - timedelta(minutes=10))
-    inc.start_maintenance(running, body="Started on time.")
+    maint.start_maintenance(running, body="Started on time.")
     done = make_maintenance("Old window", scheduled_for=now - timedelta(days=3))
-    inc.start_maintenance(done)
+    maint.start_maintenance(done)
     inc.resolve_incident(done)
     make_incident("Not a maintenance")
 
@@ -161,7 +162,7 @@ def test_calendar_holds_scheduled_running_and_completed_windows(
 def test_cancelled_maintenance_is_a_cancelled_event(client: Any,
                                                     make_maintenance: Any) -> None:
     called_off = make_maintenance("Called off")
-    inc.cancel_maintenance(called_off)
+    maint.cancel_maintenance(called_off)
     event = events_of(client)["Called off"]
     assert str(event["status"]) == "CANCELLED"
     assert str(event["uid"]) == f"maintenance-{called_off.id}@status.test"
@@ -170,8 +171,8 @@ def test_cancelled_maintenance_is_a_cancelled_event(client: Any,
 def test_calendar_uids_stay_the_same_across_changes(client: Any, make_maintenance: Any) -> None:
     window = make_maintenance("Database upgrade")
     before = str(events_of(client)["Database upgrade"]["uid"])
-    inc.edit_maintenance(window, name="Database upgrade")
-    inc.start_maintenance(window)
+    maint.change_maintenance(window, edits={"name": "Database upgrade"})
+    maint.start_maintenance(window)
     assert str(events_of(client)["Database upgrade"]["uid"]) == before
 
 

@@ -12,15 +12,9 @@ from flask import Flask
 
 from statuspage import feeds
 from statuspage.components import create_component
-from statuspage.incidents import (
-    open_incident,
-    post_update,
-    publish_postmortem,
-    resolve_incident,
-    save_postmortem,
-    schedule_maintenance,
-    start_maintenance,
-)
+from statuspage.incidents import open_incident, post_update, resolve_incident
+from statuspage.maintenance import schedule_maintenance, start_maintenance
+from statuspage.postmortems import publish_postmortem, save_postmortem
 from statuspage.site import update_page_settings
 
 T0 = datetime(2026, 3, 16, 18, 0, tzinfo=UTC)

@@ -9,12 +9,12 @@ import sqlalchemy as sa
 
 from statuspage import notifications, subscriptions
 from statuspage.dbtypes import parse_id, utcnow
-from statuspage.errors import ValidationError, normalise_email
 from statuspage.incidents import Incident, open_incident
 from statuspage.outbox import Delivery
 from statuspage.site import update_page_settings
 from statuspage.staff import create_api_key
 from statuspage.subscriptions import Subscriber
+from statuspage.validation import ValidationError, normalise_email
 
 
 def test_a_new_subscriber_never_inherits_the_links_of_a_deleted_one(db):

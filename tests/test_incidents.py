@@ -8,11 +8,20 @@ import pytest
 import sqlalchemy as sa
 
 from statuspage import components as comp
+from statuspage import history, postmortems, vocabulary
 from statuspage import incidents as inc
-from statuspage.components import ComponentStatus as S
+from statuspage import maintenance as maint
 from statuspage.components import ComponentStatusChange
-from statuspage.errors import Conflict, NotFound, ValidationError
-from statuspage.incidents import Impact, Incident, IncidentUpdate
+from statuspage.incidents import Incident, IncidentUpdate
+from statuspage.validation import Conflict, NotFound, ValidationError
+from statuspage.vocabulary import (
+    ACTIVE_MAINTENANCE_STATUSES,
+    Impact,
+    IncidentKind,
+)
+from statuspage.vocabulary import (
+    ComponentStatus as S,
+)
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -146,14 +155,14 @@ def test_delete_incident_removes_its_updates(db):
 
 def test_postmortem_is_published_only_after_resolution(db):
     incident = inc.open_incident("Outage")
-    inc.save_postmortem(incident, "## What happened\nA disk filled up.")
+    postmortems.save_postmortem(incident, "## What happened\nA disk filled up.")
     with pytest.raises(Conflict):
-        inc.publish_postmortem(incident)
+        postmortems.publish_postmortem(incident)
     db.session.rollback()
     inc.resolve_incident(incident)
-    inc.publish_postmortem(incident, now=T0)
+    postmortems.publish_postmortem(incident, now=T0)
     assert (incident.status, incident.postmortem_published_at) == ("postmortem", T0)
-    inc.revert_postmortem(incident)
+    postmortems.revert_postmortem(incident)
     assert incident.status == "resolved" and not incident.postmortem_published
 
 
@@ -161,15 +170,15 @@ def test_publishing_an_empty_postmortem_is_refused(db):
     incident = inc.open_incident("Outage")
     inc.resolve_incident(incident)
     with pytest.raises(ValidationError):
-        inc.publish_postmortem(incident)
+        postmortems.publish_postmortem(incident)
 
 
 def test_update_incident_renames_and_overrides_impact(db, make_component):
     api = make_component("API")
     incident = inc.open_incident("Outage", components={api.id: "degraded_performance"})
-    inc.update_incident(incident, name="API latency", impact_override="critical")
+    inc.change_incident(incident, edits={"name": "API latency", "impact_override": "critical"})
     assert (incident.name, incident.impact) == ("API latency", Impact.CRITICAL)
-    inc.update_incident(incident, impact_override="")
+    inc.change_incident(incident, edits={"impact_override": ""})
     assert incident.impact is Impact.MINOR
 
 
@@ -178,38 +187,38 @@ def test_update_incident_renames_and_overrides_impact(db, make_component):
 def test_maintenance_runs_its_window_by_itself(db, make_component):
     api, web = make_component("API"), make_component("Web")
     start = T0 + timedelta(days=1)
-    maintenance = inc.schedule_maintenance(
+    maintenance = maint.schedule_maintenance(
         "Database upgrade", scheduled_for=start, scheduled_until=start + timedelta(hours=2),
         component_ids=[api.id], now=T0)
     assert (maintenance.status, maintenance.impact) == ("scheduled", Impact.MAINTENANCE)
     assert [(a.old_status, a.new_status) for a in maintenance.updates[0].affected] == [
         (S.OPERATIONAL, S.OPERATIONAL)]
-    assert inc.run_due_transitions(now=start - timedelta(seconds=1)) == []
-    inc.run_due_transitions(now=start)
+    assert maint.run_due_transitions(now=start - timedelta(seconds=1)) == []
+    maint.run_due_transitions(now=start)
     assert (maintenance.status, api.status, web.status) == (
         "in_progress", S.UNDER_MAINTENANCE, S.OPERATIONAL)
-    assert inc.maintenances(inc.ACTIVE_MAINTENANCE_STATUSES) == [maintenance]
-    inc.run_due_transitions(now=start + timedelta(hours=2))
+    assert maint.windows(ACTIVE_MAINTENANCE_STATUSES) == [maintenance]
+    maint.run_due_transitions(now=start + timedelta(hours=2))
     assert (maintenance.status, api.status) == ("completed", S.OPERATIONAL)
     assert [u.status for u in maintenance.updates] == ["completed", "in_progress", "scheduled"]
-    assert inc.run_due_transitions(now=start + timedelta(hours=3)) == []
+    assert maint.run_due_transitions(now=start + timedelta(hours=3)) == []
 
 
 def test_maintenance_without_automation_waits_for_ops(db, make_component):
     api = make_component("API")
-    maintenance = inc.schedule_maintenance(
+    maintenance = maint.schedule_maintenance(
         "Manual work", scheduled_for=T0, scheduled_until=T0 + timedelta(hours=1),
         component_ids=[api.id], auto_start=False, auto_complete=False,
         to_maintenance_state=False, to_operational_state=False)
-    inc.run_due_transitions(now=T0 + timedelta(hours=5))
+    maint.run_due_transitions(now=T0 + timedelta(hours=5))
     assert maintenance.status == "scheduled"
-    inc.start_maintenance(maintenance)
+    maint.start_maintenance(maintenance)
     assert api.status is S.OPERATIONAL
 
 
 def test_a_window_that_ends_before_it_starts_is_refused(db):
     with pytest.raises(ValidationError) as caught:
-        inc.schedule_maintenance("Upgrade", scheduled_for=T0,
+        maint.schedule_maintenance("Upgrade", scheduled_for=T0,
                                  scheduled_until=T0 - timedelta(minutes=1))
     assert caught.value.field == "scheduled_until"
     assert "end after it starts" in caught.value.message
@@ -217,40 +226,41 @@ def test_a_window_that_ends_before_it_starts_is_refused(db):
 
 def test_a_naive_window_is_refused(db):
     with pytest.raises(ValidationError) as caught:
-        inc.schedule_maintenance("Upgrade", scheduled_for=datetime(2026, 12, 1),
+        maint.schedule_maintenance("Upgrade", scheduled_for=datetime(2026, 12, 1),
                                  scheduled_until=datetime(2026, 12, 2))
     assert caught.value.field == "scheduled_for"
 
 
 def test_cancelling_a_running_maintenance_restores_components(db, make_component):
     api = make_component("API")
-    maintenance = inc.schedule_maintenance(
+    maintenance = maint.schedule_maintenance(
         "Upgrade", scheduled_for=T0, scheduled_until=T0 + timedelta(hours=1),
         component_ids=[api.id])
-    inc.start_maintenance(maintenance)
-    update = inc.cancel_maintenance(maintenance)
+    maint.start_maintenance(maintenance)
+    update = maint.cancel_maintenance(maintenance)
     assert (maintenance.status, api.status, update.body) == (
-        "completed", S.OPERATIONAL, inc.CANCELLED_BODY)
+        "completed", S.OPERATIONAL, vocabulary.CANCELLED_BODY)
     assert maintenance.cancelled_at is not None
     with pytest.raises(Conflict):
-        inc.edit_maintenance(maintenance, name="Again")
+        maint.change_maintenance(maintenance, edits={"name": "Again"})
 
 
 def test_edit_maintenance_moves_the_window_and_components(db, make_component):
     api, web = make_component("API"), make_component("Web")
-    maintenance = inc.schedule_maintenance(
+    maintenance = maint.schedule_maintenance(
         "Upgrade", scheduled_for=T0, scheduled_until=T0 + timedelta(hours=1),
         component_ids=[api.id])
-    inc.edit_maintenance(maintenance, scheduled_until=T0 + timedelta(hours=3),
-                         component_ids=[web.id], auto_start=False)
+    maint.change_maintenance(maintenance, edits={
+        "scheduled_until": T0 + timedelta(hours=3), "component_ids": [web.id],
+        "auto_start": False})
     assert maintenance.scheduled_until == T0 + timedelta(hours=3)
     assert maintenance.components == [web] and not maintenance.auto_start
     with pytest.raises(ValidationError):
-        inc.edit_maintenance(maintenance, scheduled_for=T0 + timedelta(hours=4))
+        maint.change_maintenance(maintenance, edits={"scheduled_for": T0 + timedelta(hours=4)})
 
 
 def test_incident_statuses_are_not_maintenance_statuses(db):
-    maintenance = inc.schedule_maintenance(
+    maintenance = maint.schedule_maintenance(
         "Upgrade", scheduled_for=T0, scheduled_until=T0 + timedelta(hours=1))
     with pytest.raises(ValidationError):
         inc.post_update(maintenance, status="investigating")
@@ -259,16 +269,16 @@ def test_incident_statuses_are_not_maintenance_statuses(db):
 def test_history_queries_file_incidents_and_maintenance_by_their_time(db):
     old = inc.open_incident("Old", now=T0 - timedelta(days=40))
     new = inc.open_incident("New", now=T0)
-    done = inc.schedule_maintenance("Done", scheduled_for=T0 - timedelta(days=1),
+    done = maint.schedule_maintenance("Done", scheduled_for=T0 - timedelta(days=1),
                                     scheduled_until=T0 - timedelta(hours=20), now=T0)
-    inc.run_due_transitions(now=T0)
-    inc.schedule_maintenance("Upcoming", scheduled_for=T0 + timedelta(days=1),
+    maint.run_due_transitions(now=T0)
+    maint.schedule_maintenance("Upcoming", scheduled_for=T0 + timedelta(days=1),
                              scheduled_until=T0 + timedelta(days=2), now=T0)
-    window = inc.between(T0 - timedelta(days=7), T0 + timedelta(days=7))
+    window = history.between(T0 - timedelta(days=7), T0 + timedelta(days=7))
     assert window == [new, done]
-    assert inc.oldest_occurrence() == old.started_at
+    assert history.oldest_occurrence() == old.started_at
     assert inc.open_incidents() == [new, old]
-    assert [m.name for m in inc.recent(inc.IncidentKind.MAINTENANCE)] == ["Upcoming", "Done"]
+    assert [m.name for m in history.recent(IncidentKind.MAINTENANCE)] == ["Upcoming", "Done"]
 
 
 @pytest.mark.parametrize("name", ["Outage\r\nBcc: victim@example.com", "Nul\x00byte",

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from statuspage import incidents, scheduler
+from statuspage import maintenance as maint
 from statuspage import notifications as notify
 from statuspage import subscriptions as subs
 from statuspage.dbtypes import utcnow
@@ -121,7 +122,7 @@ def test_a_maintenance_reaches_its_components_subscribers_and_all_subscribers(
     join("everything@example.com", smtp, all_components=True)
     smtp.clear()
 
-    maintenance = incidents.schedule_maintenance(
+    maintenance = maint.schedule_maintenance(
         "Database upgrade", scheduled_for=utcnow() + timedelta(days=1),
         scheduled_until=utcnow() + timedelta(days=1, hours=2), component_ids=[web.id])
     notify.deliver()
@@ -133,8 +134,8 @@ def test_a_maintenance_reaches_its_components_subscribers_and_all_subscribers(
     assert "Scheduled for " in body_of(message) and "Web (Operational)" in body_of(message)
 
     smtp.clear()
-    incidents.run_due_transitions(now=maintenance.scheduled_for + timedelta(minutes=1))
-    incidents.run_due_transitions(now=maintenance.scheduled_until + timedelta(minutes=1))
+    maint.run_due_transitions(now=maintenance.scheduled_for + timedelta(minutes=1))
+    maint.run_due_transitions(now=maintenance.scheduled_until + timedelta(minutes=1))
     notify.deliver()
     assert sorted(m["Subject"] for m in smtp.to("web-fan@example.com")) == [
         "[Acme] Database upgrade - Completed", "[Acme] Database upgrade - In progress"]
@@ -209,19 +210,19 @@ def test_a_reminder_is_sent_once_before_the_maintenance_starts(
     join("web-fan@example.com", smtp, component_ids=[web.id])
     now = utcnow()
     start = now + timedelta(hours=3)
-    maintenance = incidents.schedule_maintenance(
+    maintenance = maint.schedule_maintenance(
         "Database upgrade", scheduled_for=start, scheduled_until=start + timedelta(hours=1),
         component_ids=[web.id], now=now)
-    incidents.schedule_maintenance(  # asks for no reminder
+    maint.schedule_maintenance(  # asks for no reminder
         "Quiet work", scheduled_for=start, scheduled_until=start + timedelta(hours=1),
         component_ids=[web.id], remind_prior=False, now=now)
     lead = timedelta(minutes=app.config["MAINTENANCE_REMINDER_MINUTES"])
     notify.deliver()
     smtp.clear()
 
-    assert notify.enqueue_maintenance_reminders(now=start - lead - timedelta(minutes=1)) == 0
-    assert notify.enqueue_maintenance_reminders(now=start - lead + timedelta(minutes=1)) == 1
-    assert notify.enqueue_maintenance_reminders(now=start - timedelta(minutes=5)) == 0
+    assert maint.enqueue_reminders(now=start - lead - timedelta(minutes=1)) == 0
+    assert maint.enqueue_reminders(now=start - lead + timedelta(minutes=1)) == 1
+    assert maint.enqueue_reminders(now=start - timedelta(minutes=5)) == 0
     notify.deliver()
 
     [reminder] = smtp.messages
@@ -229,10 +230,11 @@ def test_a_reminder_is_sent_once_before_the_maintenance_starts(
     assert "Web" in body_of(reminder) and reminder["List-Unsubscribe"]
 
     # Moving the window earns a fresh reminder; after the start, none.
-    incidents.edit_maintenance(maintenance, scheduled_for=start + timedelta(days=1),
-                               scheduled_until=start + timedelta(days=1, hours=1))
-    assert notify.enqueue_maintenance_reminders(now=start + timedelta(days=1) - lead) == 1
-    assert notify.enqueue_maintenance_reminders(now=start + timedelta(days=1, minutes=1)) == 0
+    maint.change_maintenance(maintenance, edits={
+        "scheduled_for": start + timedelta(days=1),
+        "scheduled_until": start + timedelta(days=1, hours=1)})
+    assert maint.enqueue_reminders(now=start + timedelta(days=1) - lead) == 1
+    assert maint.enqueue_reminders(now=start + timedelta(days=1, minutes=1)) == 0
     assert _db.session.scalar(sa.select(sa.func.count()).select_from(Notice).where(
         Notice.kind == NoticeKind.MAINTENANCE_REMINDER)) == 2
 
@@ -240,9 +242,9 @@ def test_a_reminder_is_sent_once_before_the_maintenance_starts(
 def test_maintenance_scheduled_inside_the_lead_time_gets_no_separate_reminder(
         db: Any) -> None:
     now = utcnow()
-    incidents.schedule_maintenance("Hotfix", scheduled_for=now + timedelta(minutes=30),
+    maint.schedule_maintenance("Hotfix", scheduled_for=now + timedelta(minutes=30),
                                    scheduled_until=now + timedelta(hours=1), now=now)
-    assert notify.enqueue_maintenance_reminders(now=now + timedelta(minutes=1)) == 0
+    assert maint.enqueue_reminders(now=now + timedelta(minutes=1)) == 0
 
 
 def test_the_worker_reports_a_heartbeat_that_goes_stale(db: Any) -> None:

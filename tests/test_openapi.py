@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from statuspage import incidents as inc
+from statuspage import maintenance as maint
 from statuspage import openapi
 from statuspage.openapi import V2_ENDPOINTS
 
@@ -87,9 +88,9 @@ def busy_page(make_component: Any, make_group: Any, make_incident: Any,
     upcoming = make_maintenance("Database upgrade", component_ids=[web.id])
     start = datetime.now(UTC) - timedelta(minutes=30)
     running = make_maintenance("Network work", scheduled_for=start, component_ids=[api.id])
-    inc.start_maintenance(running)
+    maint.start_maintenance(running)
     done = make_maintenance("Old window", scheduled_for=start - timedelta(days=3))
-    inc.start_maintenance(done)
+    maint.start_maintenance(done)
     inc.resolve_incident(done)
     return {"incident": open_incident, "maintenance": upcoming, "running": running}
 

@@ -12,10 +12,10 @@ from statuspage import incidents
 from statuspage import notifications as notify
 from statuspage import subscriptions as subs
 from statuspage.dbtypes import utcnow
-from statuspage.errors import ValidationError
 from statuspage.extensions import db as _db
 from statuspage.extensions import mail
 from statuspage.outbox import Delivery, DeliveryKind, DeliveryStatus, Notice
+from statuspage.validation import ValidationError
 
 
 def confirmed(email: str, **choice: Any) -> Any:

@@ -8,16 +8,13 @@ import pytest
 import sqlalchemy as sa
 
 from statuspage import page
-from statuspage.components import ComponentStatus, set_component_status
-from statuspage.errors import NotFound
-from statuspage.incidents import (
-    post_update,
-    publish_postmortem,
-    resolve_incident,
-    run_due_transitions,
-    save_postmortem,
-)
+from statuspage.components import set_component_status
+from statuspage.incidents import post_update, resolve_incident
+from statuspage.maintenance import run_due_transitions
+from statuspage.postmortems import publish_postmortem, save_postmortem
 from statuspage.site import update_page_settings
+from statuspage.validation import NotFound
+from statuspage.vocabulary import ComponentStatus
 from tests.conftest import NOW
 
 LONG_AGO = NOW - timedelta(days=200)

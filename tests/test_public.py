@@ -9,7 +9,8 @@ import pytest
 
 from statuspage.components import set_component_status
 from statuspage.dbtypes import utcnow
-from statuspage.incidents import post_update, publish_postmortem, resolve_incident, save_postmortem
+from statuspage.incidents import post_update, resolve_incident
+from statuspage.postmortems import publish_postmortem, save_postmortem
 
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"

@@ -6,8 +6,8 @@ import pytest
 
 from statuspage import site
 from statuspage.components import set_component_status
-from statuspage.errors import ValidationError
 from statuspage.staff import create_user
+from statuspage.validation import ValidationError
 
 
 def test_page_visible_writes_bump_the_version_once_per_transaction(db, make_component):

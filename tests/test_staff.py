@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from statuspage import staff
-from statuspage.errors import Conflict, ValidationError
+from statuspage.validation import Conflict, ValidationError
 from tests.conftest import TEST_PASSWORD
 
 

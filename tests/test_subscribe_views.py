@@ -268,7 +268,7 @@ def test_the_unsubscribe_link_asks_first_and_changes_nothing(client: Any,
                          ids=["the page's button", "one-click from a mail client"])
 def test_posting_to_the_unsubscribe_link_unsubscribes_without_a_csrf_token(
         client: Any, confirmed: Any, body: dict[str, str]) -> None:
-    subs._enqueue_delivery(DeliveryKind.MANAGE, confirmed.email, subscriber_id=confirmed.id)
+    subs.add_delivery(DeliveryKind.MANAGE, confirmed.email, subscriber_id=confirmed.id)
     _db.session.commit()
     link = url("unsubscribe", confirmed)
 

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from statuspage import subscriptions as subs
 from statuspage.dbtypes import utcnow
-from statuspage.errors import ValidationError
 from statuspage.extensions import db as _db
 from statuspage.outbox import Delivery, DeliveryKind, DeliveryStatus
+from statuspage.validation import ValidationError
 
 
 def deliveries(kind: DeliveryKind | None = None) -> list[Delivery]:

@@ -33,15 +33,22 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from .. import components as comp
-from .. import devmail, scheduler, site, staff
+from .. import devmail, history, postmortems, scheduler, site, staff
 from .. import incidents as inc
+from .. import maintenance as maint
 from .. import notifications as notify
 from .. import subscriptions as subs
 from ..components import Component, ComponentGroup
 from ..dbtypes import utcnow
-from ..errors import DomainError, NotFound
 from ..extensions import db, login_manager
-from ..incidents import Incident, IncidentKind
+from ..incidents import Incident
+from ..validation import DomainError, NotFound
+from ..vocabulary import (
+    ACTIVE_MAINTENANCE_STATUSES,
+    UPCOMING_MAINTENANCE_STATUSES,
+    IncidentKind,
+    IncidentStatus,
+)
 from .forms import (
     COMPONENT_STATUS_CHOICES,
     ActiveForm,
@@ -216,8 +223,8 @@ def dashboard() -> str:
     return render_template(
         "admin/dashboard.html",
         open_incidents=inc.open_incidents(),
-        active_maintenance=inc.maintenances(inc.ACTIVE_MAINTENANCE_STATUSES),
-        upcoming_maintenance=inc.maintenances(inc.UPCOMING_MAINTENANCE_STATUSES),
+        active_maintenance=maint.windows(ACTIVE_MAINTENANCE_STATUSES),
+        upcoming_maintenance=maint.windows(UPCOMING_MAINTENANCE_STATUSES),
         tree=comp.component_tree(),
         status_choices=COMPONENT_STATUS_CHOICES,
     )
@@ -324,7 +331,7 @@ def delete_component(component_id: int) -> Page:
         "action": url_for(".delete_component", component_id=component.id),
         "button": "Delete component", "cancel": url_for(".components"),
     }
-    return _confirmed(context, lambda: comp.delete_component(component, actor=_actor()),
+    return _confirmed(context, lambda: inc.delete_component(component, actor=_actor()),
                       f"Component “{component.name}” deleted.", ".components")
 
 
@@ -388,7 +395,7 @@ def _incident_page(incident: Incident, *, update_form: Any = None,
     """The incident's console page; forms not being re-shown start fresh."""
     ordered = _components_in_page_order()
     if update_form is None:
-        default = incident.status if incident.is_open else inc.IncidentStatus.RESOLVED.value
+        default = incident.status if incident.is_open else IncidentStatus.RESOLVED.value
         update_form = incident_update_form(ordered, formdata=None, status=default)
     if postmortem_form is None:
         postmortem_form = PostmortemForm(formdata=None, postmortem=incident.postmortem_body)
@@ -405,7 +412,7 @@ def _incident_page(incident: Incident, *, update_form: Any = None,
 def incidents() -> str:
     """Open incidents first, then the finished ones, newest first, a page at a time."""
     page_no = _page_number()
-    past, more = inc.past(IncidentKind.INCIDENT, page=page_no, per_page=PER_PAGE)
+    past, more = history.past(IncidentKind.INCIDENT, page=page_no, per_page=PER_PAGE)
     return render_template("admin/incidents.html", page_no=page_no, more=more, past=past,
                            open_incidents=inc.open_incidents() if page_no == 1 else [])
 
@@ -479,8 +486,8 @@ def edit_incident(incident_id: int) -> Page:
     if not form.validate_on_submit():
         return _invalid("admin/incident_edit.html", form, incident=incident)
     try:
-        inc.update_incident(incident, actor=_actor(), name=form.name.data,
-                            impact_override=form.impact_override.data)
+        inc.change_incident(incident, author=_actor(), edits={
+            "name": form.name.data, "impact_override": form.impact_override.data})
     except DomainError as exc:
         return _refused("admin/incident_edit.html", form, exc, incident=incident)
     return _done("Incident saved.", ".incident", incident_id=incident.id)
@@ -533,7 +540,7 @@ def save_postmortem(incident_id: int) -> Page:
         flash(FIX_FIELDS, ERROR)
         return _incident_page(incident, postmortem_form=form), 422
     try:
-        inc.save_postmortem(incident, form.postmortem.data, actor=_actor())
+        postmortems.save_postmortem(incident, form.postmortem.data, actor=_actor())
     except DomainError as exc:
         db.session.rollback()
         if not show_domain_error(form, exc):
@@ -547,7 +554,7 @@ def publish_postmortem(incident_id: int) -> Page:
     """Publish the saved postmortem."""
     incident = _incident(incident_id)
     try:
-        inc.publish_postmortem(incident, actor=_actor())
+        postmortems.publish_postmortem(incident, actor=_actor())
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, ERROR)
@@ -559,7 +566,7 @@ def publish_postmortem(incident_id: int) -> Page:
 def revert_postmortem(incident_id: int) -> Page:
     """Take the published postmortem back to draft."""
     incident = _incident(incident_id)
-    inc.revert_postmortem(incident, actor=_actor())
+    postmortems.revert_postmortem(incident, actor=_actor())
     return _done("Postmortem taken back to draft.", ".incident", incident_id=incident.id)
 
 
@@ -582,12 +589,12 @@ def _maintenance_page(maintenance: Incident, *, update_form: Any = None) -> str:
 def maintenance_list() -> str:
     """Active and upcoming maintenance, then the finished ones, a page at a time."""
     page_no = _page_number()
-    past, more = inc.past(IncidentKind.MAINTENANCE, page=page_no, per_page=PER_PAGE)
+    past, more = history.past(IncidentKind.MAINTENANCE, page=page_no, per_page=PER_PAGE)
     first = page_no == 1
     return render_template(
         "admin/maintenance_list.html", page_no=page_no, more=more, past=past,
-        active=inc.maintenances(inc.ACTIVE_MAINTENANCE_STATUSES) if first else [],
-        upcoming=inc.maintenances(inc.UPCOMING_MAINTENANCE_STATUSES) if first else [])
+        active=maint.windows(ACTIVE_MAINTENANCE_STATUSES) if first else [],
+        upcoming=maint.windows(UPCOMING_MAINTENANCE_STATUSES) if first else [])
 
 
 @bp.route("/maintenance/new", methods=["GET", "POST"])
@@ -598,7 +605,7 @@ def new_maintenance() -> Page:
     if not form.validate_on_submit():
         return _invalid("admin/maintenance_form.html", form, maintenance=None)
     try:
-        maintenance = inc.schedule_maintenance(
+        maintenance = maint.schedule_maintenance(
             **form.changes(), body=form.body.data,
             deliver_notifications=form.deliver_notifications.data, author=_actor())
     except DomainError as exc:
@@ -623,7 +630,7 @@ def edit_maintenance(incident_id: int) -> Page:
     if not form.validate_on_submit():
         return _invalid("admin/maintenance_form.html", form, maintenance=maintenance)
     try:
-        inc.edit_maintenance(maintenance, actor=_actor(), **form.changes())
+        maint.change_maintenance(maintenance, edits=form.changes(), author=_actor())
     except DomainError as exc:
         return _refused("admin/maintenance_form.html", form, exc, maintenance=maintenance)
     return _done("Maintenance saved.", ".maintenance", incident_id=maintenance.id)
@@ -666,7 +673,7 @@ def _maintenance_step(incident_id: int, operation: Callable[..., Any], done: str
 @bp.post("/maintenance/<int:incident_id>/start")
 def start_maintenance(incident_id: int) -> Page:
     """Start a scheduled maintenance now."""
-    return _maintenance_step(incident_id, inc.start_maintenance, "Maintenance started.")
+    return _maintenance_step(incident_id, maint.start_maintenance, "Maintenance started.")
 
 
 @bp.post("/maintenance/<int:incident_id>/complete")
@@ -686,7 +693,7 @@ def cancel_maintenance(incident_id: int) -> Page:
             action=url_for(".cancel_maintenance", incident_id=maintenance.id),
             button="Cancel maintenance", notify_form=NotifyForm(formdata=None),
             cancel=url_for(".maintenance", incident_id=maintenance.id))
-    return _maintenance_step(incident_id, inc.cancel_maintenance, "Maintenance cancelled.")
+    return _maintenance_step(incident_id, maint.cancel_maintenance, "Maintenance cancelled.")
 
 
 # --- subscribers and email -----------------------------------------------------------------------

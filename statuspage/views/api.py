@@ -17,11 +17,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 
 from .. import components as comp
+from .. import history, page
 from .. import incidents as inc
-from .. import page
+from .. import maintenance as maint
 from ..components import Component, ComponentGroup, PageStatus
-from ..incidents import Incident, IncidentKind, IncidentUpdate
+from ..incidents import Incident, IncidentUpdate
 from ..site import get_page_settings, page_version
+from ..vocabulary import ACTIVE_MAINTENANCE_STATUSES, UPCOMING_MAINTENANCE_STATUSES, IncidentKind
 from .filters import iso_utc
 
 bp = Blueprint("api", __name__)
@@ -203,8 +205,8 @@ def _maintenances(found: Iterable[Incident], ctx: Context) -> list[dict[str, Any
 
 
 def _open_maintenances(ctx: Context) -> list[dict[str, Any]]:
-    return _maintenances(inc.maintenances((*inc.ACTIVE_MAINTENANCE_STATUSES,
-                                           *inc.UPCOMING_MAINTENANCE_STATUSES)), ctx)
+    return _maintenances(maint.windows((*ACTIVE_MAINTENANCE_STATUSES,
+                                           *UPCOMING_MAINTENANCE_STATUSES)), ctx)
 
 
 # --- the endpoints ----------------------------------------------------------------------------
@@ -247,7 +249,7 @@ def incidents() -> Response:
     return _answer("incidents", lambda ctx: {
         "page": ctx.page,
         "incidents": [serialize_incident(i, ctx)
-                      for i in inc.recent(IncidentKind.INCIDENT, RECENT_LIMIT)]})
+                      for i in history.recent(IncidentKind.INCIDENT, RECENT_LIMIT)]})
 
 
 @bp.get(f"{V2}/incidents/unresolved.json")
@@ -264,7 +266,7 @@ def scheduled_maintenances() -> Response:
     return _answer("scheduled-maintenances", lambda ctx: {
         "page": ctx.page,
         "scheduled_maintenances": [serialize_maintenance(m, ctx) for m in
-                                   inc.recent(IncidentKind.MAINTENANCE, RECENT_LIMIT)]})
+                                   history.recent(IncidentKind.MAINTENANCE, RECENT_LIMIT)]})
 
 
 @bp.get(f"{V2}/scheduled-maintenances/upcoming.json")
@@ -273,7 +275,7 @@ def upcoming_maintenances() -> Response:
     return _answer("scheduled-maintenances/upcoming", lambda ctx: {
         "page": ctx.page,
         "scheduled_maintenances": _maintenances(
-            inc.maintenances(inc.UPCOMING_MAINTENANCE_STATUSES), ctx)})
+            maint.windows(UPCOMING_MAINTENANCE_STATUSES), ctx)})
 
 
 @bp.get(f"{V2}/scheduled-maintenances/active.json")
@@ -282,7 +284,7 @@ def active_maintenances() -> Response:
     return _answer("scheduled-maintenances/active", lambda ctx: {
         "page": ctx.page,
         "scheduled_maintenances": _maintenances(
-            inc.maintenances(inc.ACTIVE_MAINTENANCE_STATUSES), ctx)})
+            maint.windows(ACTIVE_MAINTENANCE_STATUSES), ctx)})
 
 
 def _answer(name: str, build: Callable[[Context], dict[str, Any]]) -> Response:

@@ -26,15 +26,22 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
 from .. import components as comp
+from .. import history, postmortems, site, staff
 from .. import incidents as inc
-from .. import site, staff
+from .. import maintenance as maint
 from .. import subscriptions as subs
 from ..components import Component, ComponentGroup
 from ..dbtypes import parse_id
-from ..errors import NotFound, ValidationError
 from ..extensions import csrf, db
-from ..incidents import Incident, MaintenanceStatus
+from ..incidents import Incident
 from ..subscriptions import Subscriber
+from ..validation import NotFound, ValidationError
+from ..vocabulary import (
+    ACTIVE_MAINTENANCE_STATUSES,
+    UPCOMING_MAINTENANCE_STATUSES,
+    IncidentStatus,
+    MaintenanceStatus,
+)
 from .api import (
     Context,
     build_context,
@@ -45,8 +52,8 @@ from .api import (
     serialize_page,
     serialize_update,
 )
-from .errors import error_response
 from .filters import iso_utc
+from .errors import error_response
 
 bp = Blueprint("api_v1", __name__)
 
@@ -535,7 +542,7 @@ def update_component(component_id: str) -> Any:
 @route(f"{PAGE}/components/<component_id>", ["DELETE"])
 def delete_component(component_id: str) -> Any:
     """Delete a component, unless an open incident or maintenance still names it."""
-    comp.delete_component(comp.get_component(component_id), actor=_actor())
+    inc.delete_component(comp.get_component(component_id), actor=_actor())
     return Response(status=204)
 
 
@@ -612,7 +619,7 @@ def incidents() -> Any:
     """Incidents and maintenance, newest first; ``q`` searches names, ``limit`` and ``page``
     page through them."""
     page_no, per_page = _paging()
-    return _incidents_json(inc.search(request.args.get("q", ""), page=page_no,
+    return _incidents_json(history.search(request.args.get("q", ""), page=page_no,
                                       per_page=per_page))
 
 
@@ -625,19 +632,19 @@ def unresolved_incidents() -> Any:
 @route(f"{PAGE}/incidents/scheduled", ["GET"])
 def scheduled_incidents() -> Any:
     """Maintenance still scheduled."""
-    return _incidents_json(inc.maintenances(inc.UPCOMING_MAINTENANCE_STATUSES))
+    return _incidents_json(maint.windows(UPCOMING_MAINTENANCE_STATUSES))
 
 
 @route(f"{PAGE}/incidents/upcoming", ["GET"])
 def upcoming_incidents() -> Any:
     """Maintenance still scheduled (Statuspage's other name for the same list)."""
-    return _incidents_json(inc.maintenances(inc.UPCOMING_MAINTENANCE_STATUSES))
+    return _incidents_json(maint.windows(UPCOMING_MAINTENANCE_STATUSES))
 
 
 @route(f"{PAGE}/incidents/active_maintenance", ["GET"])
 def active_maintenance() -> Any:
     """Maintenance in progress or verifying."""
-    return _incidents_json(inc.maintenances(inc.ACTIVE_MAINTENANCE_STATUSES))
+    return _incidents_json(maint.windows(ACTIVE_MAINTENANCE_STATUSES))
 
 
 def _maintenance_flags(fields: Mapping[str, Any]) -> dict[str, bool]:
@@ -653,13 +660,13 @@ def _notify(fields: Mapping[str, Any]) -> bool:
 def create_incident() -> Any:
     """Open an incident, or schedule a maintenance (status "scheduled" and a window)."""
     fields = _payload("incident")
-    status = _text(fields, "status") or inc.IncidentStatus.INVESTIGATING.value
+    status = _text(fields, "status") or IncidentStatus.INVESTIGATING.value
     if status in {s.value for s in MaintenanceStatus}:
         if status != MaintenanceStatus.SCHEDULED:
             raise ValidationError("A maintenance is created as scheduled; post in_progress, "
                                   "verifying or completed as updates.", "status")
         ids = [*_ids(fields.get("component_ids"), "component_ids"), *_status_map(fields)]
-        maintenance = inc.schedule_maintenance(
+        maintenance = maint.schedule_maintenance(
             _text(fields, "name") or "",
             scheduled_for=_time(fields.get("scheduled_for"), "scheduled_for"),
             scheduled_until=_time(fields.get("scheduled_until"), "scheduled_until"),
@@ -712,21 +719,9 @@ def update_incident(incident_id: str) -> Any:
     edits = _edits(incident, fields)
     changes = (_status_map(fields) if incident.is_maintenance
                else _component_changes(fields))
-    if edits:
-        if incident.is_maintenance:
-            inc.edit_maintenance(incident, actor=_actor(), **edits)
-        else:
-            inc.update_incident(incident, actor=_actor(), **edits)
-    if status is not None or body is not None or changes:
-        if (incident.is_maintenance and status == MaintenanceStatus.IN_PROGRESS
-                and incident.status == MaintenanceStatus.SCHEDULED and not changes):
-            # As the console's Start button: the components go under maintenance.
-            inc.start_maintenance(incident, body=body, author=_actor(),
-                                  deliver_notifications=notify)
-        else:
-            inc.post_update(incident, status=status or incident.status, body=body,
-                            components=changes, deliver_notifications=notify,
-                            author=_actor())
+    change = maint.change_maintenance if incident.is_maintenance else inc.change_incident
+    change(incident, edits=edits, status=status, body=body, components=changes,
+           deliver_notifications=notify, author=_actor())
     return _incident_json(incident)
 
 
@@ -768,7 +763,7 @@ def save_postmortem(incident_id: str) -> Any:
     incident = inc.get_incident(incident_id)
     fields = _payload("postmortem")
     body = _text(fields, "body_draft") if "body_draft" in fields else _text(fields, "body")
-    inc.save_postmortem(incident, body or "", actor=_actor())
+    postmortems.save_postmortem(incident, body or "", actor=_actor())
     return _json(serialize_postmortem(incident))
 
 
@@ -776,7 +771,7 @@ def save_postmortem(incident_id: str) -> Any:
 def publish_postmortem(incident_id: str) -> Any:
     """Publish the saved postmortem of a resolved incident."""
     incident = inc.get_incident(incident_id)
-    inc.publish_postmortem(incident, actor=_actor())
+    postmortems.publish_postmortem(incident, actor=_actor())
     return _json(serialize_postmortem(incident))
 
 
@@ -784,7 +779,7 @@ def publish_postmortem(incident_id: str) -> Any:
 def revert_postmortem(incident_id: str) -> Any:
     """Take a published postmortem back to draft."""
     incident = inc.get_incident(incident_id)
-    inc.revert_postmortem(incident, actor=_actor())
+    postmortems.revert_postmortem(incident, actor=_actor())
     return _json(serialize_postmortem(incident))
 
 

@@ -28,13 +28,18 @@ from icalendar import Calendar, Event
 from markupsafe import escape
 
 from .. import components as comp
-from .. import incidents as inc
-from .. import openapi, page
-from ..components import ComponentStatus
+from .. import history, openapi, page
+from .. import maintenance as maint
 from ..dbtypes import as_utc, utcnow
-from ..incidents import Incident, IncidentKind
+from ..incidents import Incident
 from ..markup import to_plain_text
 from ..site import get_page_settings, page_version
+from ..vocabulary import (
+    ACTIVE_MAINTENANCE_STATUSES,
+    UPCOMING_MAINTENANCE_STATUSES,
+    ComponentStatus,
+    IncidentKind,
+)
 
 bp = Blueprint("embeds", __name__)
 
@@ -195,9 +200,9 @@ def build_calendar(now: datetime | None = None) -> Calendar:
     # Subscribed calendars poll by these hints; an hour keeps them fresh enough for windows.
     calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", "PT1H")
-    windows = inc.maintenances((*inc.UPCOMING_MAINTENANCE_STATUSES,
-                                *inc.ACTIVE_MAINTENANCE_STATUSES))
-    done, _ = inc.past(IncidentKind.MAINTENANCE, per_page=RECENT_COMPLETED)
+    windows = maint.windows((*UPCOMING_MAINTENANCE_STATUSES,
+                                *ACTIVE_MAINTENANCE_STATUSES))
+    done, _ = history.past(IncidentKind.MAINTENANCE, per_page=RECENT_COMPLETED)
     for maintenance in sorted([*windows, *done], key=lambda m: (m.scheduled_for, m.id)):
         if maintenance.scheduled_for and maintenance.scheduled_until:
             calendar.add_component(_event(maintenance, base_url, host, now))

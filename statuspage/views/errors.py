@@ -8,8 +8,8 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ..errors import DomainError
 from ..extensions import db
+from ..validation import DomainError
 
 
 def wants_json() -> bool:

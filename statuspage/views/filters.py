@@ -8,11 +8,10 @@ from typing import Any
 from flask import Flask
 from markupsafe import Markup, escape
 
-from ..components import ComponentStatus
 from ..dbtypes import as_utc
-from ..incidents import STATUS_LABELS
 from ..markup import render_markdown
 from ..site import get_page_settings
+from ..vocabulary import STATUS_LABELS, ComponentStatus
 
 
 def iso_utc(value: datetime) -> str:

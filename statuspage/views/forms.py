@@ -34,11 +34,11 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import components as comp
 from .. import incidents as inc
-from ..components import ComponentStatus
-from ..errors import DomainError
-from ..incidents import Impact, IncidentStatus, MaintenanceStatus
+from .. import vocabulary
 from ..site import get_page_settings
 from ..staff import PASSWORD_MAX, Role
+from ..validation import DomainError
+from ..vocabulary import ComponentStatus, Impact, IncidentStatus, MaintenanceStatus
 
 # --- shared pieces -------------------------------------------------------------------------------
 
@@ -70,9 +70,9 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 COMPONENT_STATUS_CHOICES = [SelectChoice(s.value, s.label) for s in ComponentStatus]
-INCIDENT_STATUS_CHOICES = [SelectChoice(s.value, inc.STATUS_LABELS[s.value])
+INCIDENT_STATUS_CHOICES = [SelectChoice(s.value, vocabulary.STATUS_LABELS[s.value])
                            for s in IncidentStatus if s is not IncidentStatus.POSTMORTEM]
-MAINTENANCE_STATUS_CHOICES = [SelectChoice(s.value, inc.STATUS_LABELS[s.value])
+MAINTENANCE_STATUS_CHOICES = [SelectChoice(s.value, vocabulary.STATUS_LABELS[s.value])
                               for s in MaintenanceStatus]
 IMPACT_CHOICES = [SelectChoice("", "Derive from the components"),
                   *(SelectChoice(i.value, i.value.capitalize()) for i in Impact
@@ -266,7 +266,7 @@ class MaintenanceEditForm(FlaskForm):
         self.component_ids.choices = [SelectChoice(c.id, c.name) for c in components]
 
     def changes(self) -> dict[str, Any]:
-        """The fields that edit_maintenance takes, as entered."""
+        """The edits that maintenance.change_maintenance takes, as entered."""
         return {name: self._fields[name].data for name in (
             "name", "scheduled_for", "scheduled_until", "component_ids", "auto_start",
             "auto_complete", "to_maintenance_state", "to_operational_state", "remind_prior")}

@@ -17,9 +17,9 @@ from flask import (
 
 from .. import components as comp
 from .. import feeds, page, subscriptions
-from ..errors import DomainError
 from ..extensions import csrf, db
 from ..subscriptions import Subscriber, TokenError, TokenExpired, TokenPurpose
+from ..validation import DomainError
 from .forms import SubscribeForm, SubscriptionChoiceForm, show_domain_error
 
 bp = Blueprint("public", __name__)

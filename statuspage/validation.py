@@ -1,4 +1,4 @@
-"""Domain errors that every room raises and every view knows how to answer."""
+"""Domain errors that every room raises and every view answers; checks of text and addresses."""
 
 from __future__ import annotations
 
