@@ -1,4 +1,5 @@
-"""From notices to emails: fan-out, rendering, and sending in batches with retries.
+"""From notices to messages: fan-out, claiming, sending in batches, retries, and the queue as
+ops see it.
 
 The scheduler calls ``deliver`` every few seconds. It expands each new notice into one
 delivery per matching subscriber (idempotently: a delivery is unique per subscriber and
@@ -10,38 +11,32 @@ or cancelled because its subscriber left; none is dropped silently.
 
 from __future__ import annotations
 
-import html
 import logging
 import os
-import smtplib
 import socket
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import current_app, render_template
+from flask import current_app
 from flask_mail import BadHeaderError, Message
 
+from . import emails
 from .audit import add_audit_entry
+from .channels import smtp
 from .dbtypes import UTCDateTime, utcnow
-from .extensions import db, mail
+from .extensions import db
 from .incidents import Incident, IncidentUpdate
-from .markup import render_markdown, to_plain_text
 from .outbox import (
     Delivery,
     DeliveryKind,
     DeliveryStatus,
     Notice,
-    NoticeKind,
 )
-from .site import PageSettings, get_page_settings
-from .subscriptions import Subscriber, TokenPurpose, reach_condition, make_token, normalise_email
-from .validation import DomainError
-from .vocabulary import STATUS_LABELS
+from .site import get_page_settings
+from .subscriptions import Subscriber, normalise_email, reach_condition
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +44,6 @@ BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 # Temporary failures (4xx, no connection) retry this long; older news is not worth sending.
 GIVE_UP_AFTER = timedelta(days=2)
-SUBJECT_MAX = 250
 
 
 def default_worker_id() -> str:
@@ -111,154 +105,6 @@ def expand_notices(*, now: datetime | None = None, limit: int = 20) -> int:
         db.session.commit()
     db.session.commit()
     return total
-
-
-# --- rendering ---------------------------------------------------------------------------------
-
-class Undeliverable(Exception):
-    """A delivery that can never be sent as it stands (its incident or subscriber is gone)."""
-
-
-def header_text(value: str, max_length: int = SUBJECT_MAX) -> str:
-    """One line of printable text: CR, LF and other controls become spaces (no injection)."""
-    printable = "".join(ch if ch.isprintable() else " " for ch in value or "")
-    return " ".join(printable.split())[:max_length]
-
-
-def _host() -> str:
-    return urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
-
-
-def _url(path: str) -> str:
-    return current_app.config["BASE_URL"].rstrip("/") + path
-
-
-def thread_id(incident_id: int, page: PageSettings) -> str:
-    """The Message-ID every email about one incident refers to, so clients thread them."""
-    return f"<incident-{incident_id}.{page.page_code}@{_host()}>"
-
-
-def message_id(delivery_id: int, page: PageSettings) -> str:
-    """The Message-ID of one delivery; the same on a retry, so a resend can be deduplicated."""
-    return f"<delivery-{delivery_id}.{page.page_code}@{_host()}>"
-
-
-def _local(value: datetime | None, page: PageSettings) -> str:
-    if value is None:
-        return ""
-    local = value.astimezone(page.zone)
-    return f"{local.strftime('%b %-d, %Y %H:%M')} {local.tzname()}"
-
-
-def _sender(page: PageSettings) -> tuple[str, str] | str:
-    name, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
-    return (header_text(name or page.name, 100), address) if address else address
-
-
-@dataclass
-class _Context:
-    page: PageSettings
-    notices: dict[int, tuple[Notice, Incident | None, IncidentUpdate | None]] = field(
-        default_factory=dict)
-
-    def notice(self, notice_id: int | None) -> tuple[Notice, Incident, IncidentUpdate | None]:
-        if notice_id is None:
-            raise Undeliverable("The notice of this email was deleted.")
-        if notice_id not in self.notices:
-            notice = db.session.get(Notice, notice_id)
-            if notice is None:
-                raise Undeliverable("The notice of this email was deleted.")
-            incident = db.session.get(Incident, notice.incident_id) if notice.incident_id else None
-            update = db.session.get(IncidentUpdate, notice.update_id) if notice.update_id else None
-            self.notices[notice_id] = (notice, incident, update)
-        notice, incident, update = self.notices[notice_id]
-        if incident is None or (notice.kind is NoticeKind.INCIDENT_UPDATE and update is None):
-            raise Undeliverable("The incident was deleted before this email was sent.")
-        return notice, incident, update
-
-
-def _links(subscriber: Subscriber) -> dict[str, str]:
-    return {
-        "manage_url": _url(f"/subscriptions/manage/{make_token(subscriber, 'manage')}"),
-        "unsubscribe_url": _url(
-            f"/subscriptions/unsubscribe/{make_token(subscriber, 'unsubscribe')}"),
-    }
-
-
-def _incident_context(incident: Incident, update: IncidentUpdate | None, page: PageSettings
-                      ) -> dict[str, Any]:
-    if update is not None and update.affected:
-        affected = [(a.component_name, a.new_status.label) for a in update.affected]
-    else:
-        affected = [(c.name, c.status.label) for c in incident.components]
-    return {
-        "incident": incident,
-        "incident_name": incident.name,
-        "incident_url": _url(f"/incidents/{incident.id}"),
-        "affected": affected,
-        "window": (f"{_local(incident.scheduled_for, page)} to "
-                   f"{_local(incident.scheduled_until, page)}"
-                   if incident.is_maintenance and incident.scheduled_for else ""),
-    }
-
-
-def render_delivery(delivery: Delivery, context: _Context | None = None) -> Message:
-    """The email for one delivery: multipart text and HTML, with threading and list headers."""
-    context = context or _Context(get_page_settings())
-    page = context.page
-    subscriber = (db.session.get(Subscriber, delivery.subscriber_id)
-                  if delivery.subscriber_id is not None else None)
-    if subscriber is None:
-        raise Undeliverable("The subscriber of this email no longer exists.")
-    if subscriber.quarantined:
-        raise Undeliverable("The address is quarantined after repeated permanent failures.")
-    values: dict[str, Any] = {"page": page, "subscriber": subscriber,
-                              "support_url": page.support_url or page.url}
-    headers = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
-    kind = delivery.kind
-    if kind is DeliveryKind.CONFIRM:
-        values["confirm_url"] = _url(
-            f"/subscriptions/confirm/{make_token(subscriber, TokenPurpose.CONFIRM)}")
-        values["max_age_days"] = current_app.config["CONFIRM_TOKEN_MAX_AGE_DAYS"]
-        subject = "Confirm your subscription"
-        template = "confirm"
-    elif kind is DeliveryKind.MANAGE:
-        values.update(_links(subscriber))
-        subject = "Manage your subscription"
-        template = "manage"
-    else:
-        notice, incident, update = context.notice(delivery.notice_id)
-        values.update(_links(subscriber))
-        values.update(_incident_context(incident, update, page))
-        headers["List-Unsubscribe"] = f"<{values['unsubscribe_url']}>"
-        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        headers["In-Reply-To"] = headers["References"] = thread_id(incident.id, page)
-        if kind is DeliveryKind.MAINTENANCE_REMINDER:
-            subject = f"{incident.name} - Starts {_local(incident.scheduled_for, page)}"
-            values["starts_at"] = _local(incident.scheduled_for, page)
-            template = "maintenance_reminder"
-        else:
-            assert update is not None
-            label = STATUS_LABELS.get(update.status, update.status)
-            subject = f"{incident.name} - {label}"
-            values.update(
-                status_label=label,
-                body_html=render_markdown(update.body),
-                body_text=html.unescape(to_plain_text(update.body)),
-                posted_at=_local(update.display_at, page),
-            )
-            template = "incident_update"
-    message = Message(
-        subject=header_text(f"[{page.name}] {subject}"),
-        recipients=[delivery.to_address],
-        sender=_sender(page),
-        reply_to=current_app.config.get("MAIL_REPLY_TO") or None,
-        body=render_template(f"email/{template}.txt", **values),
-        html=render_template(f"email/{template}.html", **values),
-        extra_headers=headers,
-    )
-    message.msgId = message_id(delivery.id, page)
-    return message
 
 
 # --- sending -----------------------------------------------------------------------------------
@@ -360,18 +206,6 @@ def _mark_failure(delivery: Delivery | _Plain, error: str, now: datetime, *, per
     db.session.commit()
 
 
-def _smtp_failure(exc: Exception) -> tuple[bool, str]:
-    """(permanent?, description) of an SMTP exception raised while sending one message."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        code, reply = next(iter(exc.recipients.values()), (0, b""))
-    elif isinstance(exc, smtplib.SMTPResponseException):
-        code, reply = exc.smtp_code, exc.smtp_error
-    else:
-        return False, f"{type(exc).__name__}: {exc}"
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    return 500 <= code < 600, f"{code} {text}".strip()
-
-
 def send_due(*, now: datetime | None = None, batch_size: int | None = None,
              worker_id: str | None = None) -> SendReport:
     """Claim one batch of due deliveries and send it over one SMTP connection."""
@@ -384,13 +218,13 @@ def send_due(*, now: datetime | None = None, batch_size: int | None = None,
         return report
     deliveries = {d.id: d for d in db.session.scalars(
         sa.select(Delivery).where(Delivery.id.in_(ids)))}
-    context = _Context(get_page_settings())
+    context = emails.RenderContext(get_page_settings())
     ready: list[tuple[Delivery, Message]] = []
     for delivery_id in ids:
         delivery = deliveries[delivery_id]
         try:
-            ready.append((delivery, render_delivery(delivery, context)))
-        except Undeliverable as exc:
+            ready.append((delivery, emails.render_delivery(delivery, context)))
+        except emails.Undeliverable as exc:
             _mark_failure(delivery, str(exc), now, permanent=True, report=report, final=True)
         except Exception as exc:  # a template bug must not stall the queue
             log.exception("delivery %s could not be rendered", delivery_id)
@@ -403,13 +237,13 @@ def send_due(*, now: datetime | None = None, batch_size: int | None = None,
         return report
     done: set[int] = set()
     try:
-        with mail.connect() as connection:
+        with smtp.session() as connection:
             for delivery, message in pending:
                 try:
                     connection.send(message)
-                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+                except smtp.REFUSED as exc:
                     # A refusal of this message; the connection stays usable for the next.
-                    permanent, error = _smtp_failure(exc)
+                    permanent, error = smtp.classify(exc)
                     _mark_failure(delivery, error, now, permanent=permanent, report=report)
                 except BadHeaderError:
                     _mark_failure(delivery, "The message had an unsafe header.", now,
@@ -423,7 +257,7 @@ def send_due(*, now: datetime | None = None, batch_size: int | None = None,
                     _mark_sent(delivery, message, now)
                     report.sent += 1
                 done.add(delivery.id)
-    except (OSError, smtplib.SMTPException) as exc:
+    except smtp.BROKEN as exc:
         # No connection, or it dropped: whatever was not settled waits for a retry.
         error = f"{type(exc).__name__}: {exc}"
         log.warning("SMTP connection to %s:%s failed: %s", current_app.config["MAIL_SERVER"],
@@ -534,33 +368,11 @@ def retry_failed(*, update_id: int | None = None, delivery_ids: Iterable[int] | 
     return count
 
 
-class MailError(DomainError):
-    """The mail relay could not be reached, or refused the email."""
-
-    status_code = 502
-
-
 def send_test_email(address: str) -> str:
     """Send one email to ``address`` now through the relay, bypassing the queue; its Message-ID.
 
     Raises MailError with the relay's own words, so a wrong setting is easy to spot.
     """
-    to = normalise_email(address)
-    page = get_page_settings()
-    config = current_app.config
-    relay = f"{config['MAIL_SERVER']}:{config['MAIL_PORT']}"
-    message = Message(
-        subject=header_text(f"[{page.name}] Test email"), recipients=[to], sender=_sender(page),
-        body=(f"This is a test email from the status page {page.name} ({_url('/')}).\n\n"
-              f"It left through the mail relay {relay}, so the mail settings work.\n"),
-        extra_headers={"Auto-Submitted": "auto-generated"})
-    try:
-        with mail.connect() as connection:
-            connection.send(message)
-    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
-        raise MailError(f"The relay {relay} refused the email: {_smtp_failure(exc)[1]}",
-                        "address") from None
-    except (OSError, smtplib.SMTPException) as exc:
-        raise MailError(f"Could not send through {relay}: {type(exc).__name__}: {exc}",
-                        "address") from None
+    message = emails.test_message(normalise_email(address), smtp.relay())
+    smtp.send_now(message)
     return str(message.msgId)

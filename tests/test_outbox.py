@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from statuspage import incidents
+from statuspage import emails, incidents
 from statuspage import notifications as notify
 from statuspage import subscriptions as subs
 from statuspage.dbtypes import utcnow
@@ -183,7 +183,7 @@ def test_a_worker_killed_mid_batch_duplicates_at_most_the_message_in_flight(
     # It sends the first message, then dies before recording it.
     in_flight = _db.session.get(Delivery, claimed[0])
     with mail.connect() as connection:
-        connection.send(notify.render_delivery(in_flight))
+        connection.send(emails.render_delivery(in_flight))
 
     notify.send_due(now=now + notify.lease() + timedelta(seconds=1), worker_id="restarted")
 

@@ -52,8 +52,8 @@ from .api import (
     serialize_page,
     serialize_update,
 )
-from .filters import iso_utc
 from .errors import error_response
+from .filters import iso_utc
 
 bp = Blueprint("api_v1", __name__)
 

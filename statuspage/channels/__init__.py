@@ -1,0 +1,1 @@
+"""The ways a message leaves: one module per channel, each opening a session that sends."""

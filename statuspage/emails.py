@@ -1,0 +1,177 @@
+"""Emails: what each delivery says, as a multipart text and HTML message.
+
+One ``.txt`` and one ``.html`` template per kind of email (``templates/email/``), filled with
+the notice's incident and update and the subscriber's own signed links; threading headers so
+one incident's emails stay together, and the list headers mail clients unsubscribe with.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parseaddr
+from typing import Any
+
+from flask import current_app, render_template
+from flask_mail import Message
+
+from . import links, times
+from .extensions import db
+from .incidents import Incident, IncidentUpdate
+from .markup import render_markdown, to_plain_text
+from .outbox import Delivery, DeliveryKind, Notice, NoticeKind
+from .site import PageSettings, get_page_settings
+from .subscriptions import Subscriber, TokenPurpose, make_token
+from .vocabulary import status_label
+
+SUBJECT_MAX = 250
+
+
+class Undeliverable(Exception):
+    """A delivery that can never be sent as it stands (its incident or subscriber is gone)."""
+
+
+def header_text(value: str, max_length: int = SUBJECT_MAX) -> str:
+    """One line of printable text: CR, LF and other controls become spaces (no injection)."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in value or "")
+    return " ".join(printable.split())[:max_length]
+
+
+def thread_id(incident_id: int, page: PageSettings) -> str:
+    """The Message-ID every email about one incident refers to, so clients thread them."""
+    return f"<incident-{incident_id}.{page.page_code}@{links.host()}>"
+
+
+def message_id(delivery_id: int, page: PageSettings) -> str:
+    """The Message-ID of one delivery; the same on a retry, so a resend can be deduplicated."""
+    return f"<delivery-{delivery_id}.{page.page_code}@{links.host()}>"
+
+
+def _local(value: datetime | None, page: PageSettings) -> str:
+    return times.local(value, page.zone) if value is not None else ""
+
+
+def sender(page: PageSettings) -> tuple[str, str] | str:
+    """The From of every email: MAIL_DEFAULT_SENDER, named after the page unless it names
+    itself."""
+    name, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    return (header_text(name or page.name, 100), address) if address else address
+
+
+@dataclass
+class RenderContext:
+    """What the emails of one batch share: the page, and each notice loaded once."""
+
+    page: PageSettings
+    notices: dict[int, tuple[Notice, Incident | None, IncidentUpdate | None]] = field(
+        default_factory=dict)
+
+    def notice(self, notice_id: int | None) -> tuple[Notice, Incident, IncidentUpdate | None]:
+        """The notice, its incident and its update; Undeliverable once any is gone."""
+        if notice_id is None:
+            raise Undeliverable("The notice of this email was deleted.")
+        if notice_id not in self.notices:
+            notice = db.session.get(Notice, notice_id)
+            if notice is None:
+                raise Undeliverable("The notice of this email was deleted.")
+            incident = db.session.get(Incident, notice.incident_id) if notice.incident_id else None
+            update = db.session.get(IncidentUpdate, notice.update_id) if notice.update_id else None
+            self.notices[notice_id] = (notice, incident, update)
+        notice, incident, update = self.notices[notice_id]
+        if incident is None or (notice.kind is NoticeKind.INCIDENT_UPDATE and update is None):
+            raise Undeliverable("The incident was deleted before this email was sent.")
+        return notice, incident, update
+
+
+def _links(subscriber: Subscriber) -> dict[str, str]:
+    return {
+        "manage_url": links.manage(make_token(subscriber, TokenPurpose.MANAGE)),
+        "unsubscribe_url": links.unsubscribe(make_token(subscriber, TokenPurpose.UNSUBSCRIBE)),
+    }
+
+
+def _incident_context(incident: Incident, update: IncidentUpdate | None, page: PageSettings
+                      ) -> dict[str, Any]:
+    if update is not None and update.affected:
+        affected = [(a.component_name, a.new_status.label) for a in update.affected]
+    else:
+        affected = [(c.name, c.status.label) for c in incident.components]
+    return {
+        "incident": incident,
+        "incident_name": incident.name,
+        "incident_url": links.incident(incident.id),
+        "affected": affected,
+        "window": (f"{_local(incident.scheduled_for, page)} to "
+                   f"{_local(incident.scheduled_until, page)}"
+                   if incident.is_maintenance and incident.scheduled_for else ""),
+    }
+
+
+def render_delivery(delivery: Delivery, context: RenderContext | None = None) -> Message:
+    """The email for one delivery: multipart text and HTML, with threading and list headers."""
+    context = context or RenderContext(get_page_settings())
+    page = context.page
+    subscriber = (db.session.get(Subscriber, delivery.subscriber_id)
+                  if delivery.subscriber_id is not None else None)
+    if subscriber is None:
+        raise Undeliverable("The subscriber of this email no longer exists.")
+    if subscriber.quarantined:
+        raise Undeliverable("The address is quarantined after repeated permanent failures.")
+    values: dict[str, Any] = {"page": page, "subscriber": subscriber,
+                              "support_url": page.support_url or page.url}
+    headers = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
+    kind = delivery.kind
+    if kind is DeliveryKind.CONFIRM:
+        values["confirm_url"] = links.confirm(make_token(subscriber, TokenPurpose.CONFIRM))
+        values["max_age_days"] = current_app.config["CONFIRM_TOKEN_MAX_AGE_DAYS"]
+        subject = "Confirm your subscription"
+        template = "confirm"
+    elif kind is DeliveryKind.MANAGE:
+        values.update(_links(subscriber))
+        subject = "Manage your subscription"
+        template = "manage"
+    else:
+        notice, incident, update = context.notice(delivery.notice_id)
+        values.update(_links(subscriber))
+        values.update(_incident_context(incident, update, page))
+        headers["List-Unsubscribe"] = f"<{values['unsubscribe_url']}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        headers["In-Reply-To"] = headers["References"] = thread_id(incident.id, page)
+        if kind is DeliveryKind.MAINTENANCE_REMINDER:
+            subject = f"{incident.name} - Starts {_local(incident.scheduled_for, page)}"
+            values["starts_at"] = _local(incident.scheduled_for, page)
+            template = "maintenance_reminder"
+        else:
+            assert update is not None
+            label = status_label(update.status)
+            subject = f"{incident.name} - {label}"
+            values.update(
+                status_label=label,
+                body_html=render_markdown(update.body),
+                body_text=html.unescape(to_plain_text(update.body)),
+                posted_at=_local(update.display_at, page),
+            )
+            template = "incident_update"
+    message = Message(
+        subject=header_text(f"[{page.name}] {subject}"),
+        recipients=[delivery.to_address],
+        sender=sender(page),
+        reply_to=current_app.config.get("MAIL_REPLY_TO") or None,
+        body=render_template(f"email/{template}.txt", **values),
+        html=render_template(f"email/{template}.html", **values),
+        extra_headers=headers,
+    )
+    message.msgId = message_id(delivery.id, page)
+    return message
+
+
+def test_message(address: str, relay: str) -> Message:
+    """The email ``send-test-mail`` sends: it proves the mail settings work."""
+    page = get_page_settings()
+    return Message(
+        subject=header_text(f"[{page.name}] Test email"), recipients=[address],
+        sender=sender(page),
+        body=(f"This is a test email from the status page {page.name} ({links.home()}).\n\n"
+              f"It left through the mail relay {relay}, so the mail settings work.\n"),
+        extra_headers={"Auto-Submitted": "auto-generated"})
