@@ -39,8 +39,8 @@ def host() -> str:
 
 
 def home() -> str:
-    """The status page itself."""
-    return external("public.index")
+    """The status page itself, as BASE_URL names it (without a trailing slash)."""
+    return current_app.config["BASE_URL"].rstrip("/")
 
 
 def incident(incident_id: int) -> str:

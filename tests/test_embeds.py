@@ -12,7 +12,7 @@ from icalendar import Calendar
 from statuspage import incidents as inc
 from statuspage import maintenance as maint
 from statuspage.components import set_component_status
-from statuspage.views.embeds import text_width
+from statuspage.feeds import text_width
 
 SVG = "{http://www.w3.org/2000/svg}"
 GREEN, YELLOW, ORANGE, RED, BLUE = "#4c1", "#dfb317", "#fe7d37", "#e05d44", "#007ec6"

@@ -8,7 +8,6 @@ from typing import Any
 
 import feedparser
 import pytest
-from flask import Flask
 
 from statuspage import feeds
 from statuspage.components import create_component
@@ -20,23 +19,6 @@ from statuspage.site import update_page_settings
 T0 = datetime(2026, 3, 16, 18, 0, tzinfo=UTC)
 ATOM = "{http://www.w3.org/2005/Atom}"
 FEED_PATHS = {"rss": "/history.rss", "atom": "/history.atom"}
-
-
-@pytest.fixture(autouse=True)
-def feed_routes(app: Flask) -> None:
-    """The feed URLs, registered here unless the public pages already serve them."""
-    routes = {
-        "/history.rss": lambda: feeds.feed_response("rss"),
-        "/history.atom": lambda: feeds.feed_response("atom"),
-        "/components/<int:component_id>/history.rss":
-            lambda component_id: feeds.feed_response("rss", component_id),
-        "/components/<int:component_id>/history.atom":
-            lambda component_id: feeds.feed_response("atom", component_id),
-    }
-    served = {rule.rule for rule in app.url_map.iter_rules()}
-    for index, (path, view) in enumerate(routes.items()):
-        if path not in served:
-            app.add_url_rule(path, f"test_feed_{index}", view)
 
 
 def parse(client: Any, path: str, **kwargs: Any) -> Any:
@@ -254,6 +236,6 @@ def test_an_unknown_component_feed_is_404_in_the_shape_asked_for(client, db):
     assert as_html.mimetype == "text/html"
 
 
-def test_feed_response_refuses_an_unknown_kind(app):
-    with app.test_request_context("/history.json"), pytest.raises(ValueError):
-        feeds.feed_response("json")
+def test_a_feed_of_an_unknown_kind_is_refused(db):
+    with pytest.raises(ValueError):
+        feeds.build_feed("json")

@@ -6,49 +6,29 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from ..dbtypes import as_utc
+from .. import times
 from ..markup import render_markdown
 from ..site import get_page_settings
-from ..vocabulary import STATUS_LABELS, ComponentStatus
+from ..times import iso_utc
+from ..vocabulary import status_label
 
 
-def iso_utc(value: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds, as machines read it."""
-    return as_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def format_local(value: datetime | None, fmt: str = "%b %-d, %Y %H:%M", zone: Any = None) -> str:
-    """``value`` in the page's time zone, with the zone named."""
-    if value is None:
-        return ""
-    zone = zone or get_page_settings().zone
-    local = as_utc(value).astimezone(zone)
-    return f"{local.strftime(fmt)} {local.tzname()}"
-
-
-def time_tag(value: datetime | None, fmt: str = "%b %-d, %Y %H:%M") -> Markup:
-    """A <time> element: UTC ISO 8601 for machines, the page's zone for people."""
+def time_tag(value: datetime | None, precision: str = "minutes") -> Markup:
+    """A <time> element: UTC ISO 8601 for machines, the page's zone for people; ``precision``
+    "seconds" shows the seconds too."""
     if value is None:
         return Markup("")
-    return Markup('<time datetime="{}">{}</time>').format(iso_utc(value),
-                                                         escape(format_local(value, fmt)))
-
-
-def status_label(value: Any) -> str:
-    """A human label for a component, incident or maintenance status."""
-    try:
-        return ComponentStatus(str(value)).label
-    except ValueError:
-        return STATUS_LABELS.get(str(value), str(value).replace("_", " ").capitalize())
+    pattern = times.DATE_TIME_SECONDS if precision == "seconds" else times.DATE_TIME
+    return Markup('<time datetime="{}">{}</time>').format(
+        iso_utc(value), times.local(value, get_page_settings().zone, pattern))
 
 
 def init_app(app: Flask) -> None:
     """Register the filters and the page settings every template sees."""
     app.add_template_filter(render_markdown, "markdown")
     app.add_template_filter(time_tag, "time_tag")
-    app.add_template_filter(format_local, "local")
     app.add_template_filter(iso_utc, "iso")
     app.add_template_filter(status_label, "status_label")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import (
     Blueprint,
     Flask,
@@ -18,9 +20,11 @@ from flask import (
 from .. import components as comp
 from .. import feeds, page, subscriptions
 from ..extensions import csrf, db
+from ..site import page_version
 from ..subscriptions import Subscriber, TokenError, TokenExpired, TokenPurpose
 from ..validation import DomainError
 from .forms import SubscribeForm, SubscriptionChoiceForm, show_domain_error
+from .http import conditional
 
 bp = Blueprint("public", __name__)
 MAX_HISTORY_PAGE = 10_000
@@ -30,14 +34,8 @@ MAX_HISTORY_PAGE = 10_000
 def index() -> Response:
     """The status page, answered from the cached snapshot and revalidated by ETag."""
     snap = page.snapshot()
-    response = Response(status=304)
-    if not request.if_none_match.contains(snap.etag):
-        response = Response(_rendered_index(snap))
-    response.set_etag(snap.etag)
-    response.last_modified = snap.modified_at
-    response.cache_control.public = True
-    response.cache_control.max_age = current_app.config["PAGE_CACHE_SECONDS"]
-    return response.make_conditional(request)
+    return conditional(snap.etag, lambda: _rendered_index(snap), "text/html; charset=utf-8",
+                       last_modified=snap.modified_at)
 
 
 @bp.get("/incidents/<int:incident_id>")
@@ -58,25 +56,37 @@ def history() -> str:
 @bp.get("/history.rss")
 def history_rss() -> Response:
     """Incident history as RSS 2.0."""
-    return feeds.feed_response("rss")
+    return _feed("rss")
 
 
 @bp.get("/history.atom")
 def history_atom() -> Response:
     """Incident history as Atom 1.0."""
-    return feeds.feed_response("atom")
+    return _feed("atom")
 
 
 @bp.get("/components/<int:component_id>/history.rss")
 def component_rss(component_id: int) -> Response:
     """One component's incident history as RSS 2.0."""
-    return feeds.feed_response("rss", component_id)
+    return _feed("rss", component_id)
 
 
 @bp.get("/components/<int:component_id>/history.atom")
 def component_atom(component_id: int) -> Response:
     """One component's incident history as Atom 1.0."""
-    return feeds.feed_response("atom", component_id)
+    return _feed("atom", component_id)
+
+
+def _feed(kind: str, component_id: int | None = None) -> Response:
+    # Looked up first so that an unknown component is a 404, even for a reader with an ETag.
+    component = comp.get_component(component_id) if component_id is not None else None
+    etag = f"{kind}-{component_id or 'all'}-v{page_version()}"
+
+    def build() -> tuple[bytes, datetime]:
+        feed = feeds.build_feed(kind, component)
+        return feed.body, feed.updated_at
+
+    return conditional(etag, build, feeds.CONTENT_TYPES[kind])
 
 
 # --- subscribing: every page past /subscribe is reached through a signed link from an email ---
