@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,23 +18,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: read settings, bind extensions, register views and commands."""
     app = Flask(__name__, instance_relative_config=True,
                 template_folder=str(ROOT / "templates"))
-    app.config.from_mapping(settings.from_env())
-    app.config.update(
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
-        WTF_CSRF_TIME_LIMIT=None,  # the session bounds a form's life; no surprise expiries
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        REMEMBER_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
-    )
-    if config:
-        app.config.from_mapping(config)
-    if not app.config.get("SECRET_KEY") and (app.debug or app.testing):
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
-    settings.check(app.config)
+    settings.init_app(app, config)
 
-    from . import cli, dbtypes, scheduler, site
-    from .views import admin, api, api_v1, caching, embeds, errors, filters, public
+    from . import cli, dbtypes, scheduler, site, views
 
     dbtypes.init_app(app)
     db.init_app(app)
@@ -45,14 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app)
-    caching.init_app(app)
-    filters.init_app(app)
-    errors.init_app(app)
-    public.init_app(app)
-    admin.init_app(app)
-    api.init_app(app)
-    api_v1.init_app(app)
-    embeds.init_app(app)
+    views.init_app(app)
     scheduler.init_app(app)
     cli.init_app(app)
     return app

@@ -8,9 +8,12 @@ that names the variable, instead of surfacing later as a confusing failure.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from flask import Flask
 
 
 class ConfigError(ValueError):
@@ -121,6 +124,25 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         except ValueError as exc:
             raise ConfigError(f"{setting.env}: {exc}") from None
     return values
+
+
+def init_app(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
+    """Settings from the environment, the fixed ones, then ``overrides`` (tests pass a plain
+    mapping); refuses an unusable combination before anything is served."""
+    app.config.from_mapping(from_env())
+    app.config.update(
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        WTF_CSRF_TIME_LIMIT=None,  # the session bounds a form's life; no surprise expiries
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    if overrides:
+        app.config.from_mapping(overrides)
+    if not app.config.get("SECRET_KEY") and (app.debug or app.testing):
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    check(app.config)
 
 
 def check(config: Mapping[str, Any]) -> None:

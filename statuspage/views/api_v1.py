@@ -52,8 +52,8 @@ from .api import (
     serialize_page,
     serialize_update,
 )
-from .errors import error_response
 from .filters import iso_utc
+from .http import error_response
 
 bp = Blueprint("api_v1", __name__)
 

@@ -3,7 +3,7 @@ widget page, and the OpenAPI document with its human page.
 
 Every answer here follows the page version (ETag) and is read from the same snapshot as the
 status page, so a badge in a README always agrees with the banner. Only ``/embed`` may be shown
-in a frame; every other response forbids it.
+in a frame (see ``views.init_app``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from .http import conditional
 
 bp = Blueprint("embeds", __name__)
 
-FRAMABLE_PATHS = frozenset({"/embed"})
 SVG = "image/svg+xml; charset=utf-8"
 SWAGGER_UI_PACKAGE = "flask_swagger_ui"  # ships Swagger UI 5, the first to read OpenAPI 3.1
 
@@ -101,18 +100,6 @@ def api_docs_asset(filename: str) -> Response:
 
 # --- caching and framing ------------------------------------------------------------------------
 
-def forbid_framing(response: Response) -> Response:
-    """Refuse frames everywhere but the embed page (clickjacking on the ops console)."""
-    if request.path in FRAMABLE_PATHS:
-        response.headers["Content-Security-Policy"] = "frame-ancestors *"
-        response.headers.pop("X-Frame-Options", None)
-    else:
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
-    return response
-
-
 def init_app(app: Flask) -> None:
-    """Register the blueprint and the framing policy for every response."""
+    """Register the blueprint."""
     app.register_blueprint(bp)
-    app.after_request(forbid_framing)

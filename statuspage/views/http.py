@@ -1,11 +1,14 @@
-"""HTTP answers that every view shares: conditional responses for what the public caches."""
+"""HTTP answers that every view shares: conditional responses for what the public caches, and
+one shape for errors (an HTML page, or JSON for API clients)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 
 Body = str | bytes
 
@@ -29,3 +32,37 @@ def conditional(etag: str, build: Callable[[], Body | tuple[Body, datetime]],
     response.cache_control.public = True
     response.cache_control.max_age = current_app.config["PAGE_CACHE_SECONDS"]
     return response.make_conditional(request)
+
+
+def wants_json() -> bool:
+    """True for API paths and clients that prefer JSON over HTML."""
+    if request.path.startswith(("/api/", "/v1/")):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > \
+        request.accept_mimetypes["text/html"]
+
+
+def error_response(status: int, error: str, message: str, field: str | None = None) -> Any:
+    """The error in the shape the client asked for: ``{"error", "message", "field"?}`` as
+    JSON, or the error page."""
+    if wants_json():
+        body: dict[str, Any] = {"error": error, "message": message}
+        if field:
+            body["field"] = field
+        return jsonify(body), status
+    return render_template("error.html", status=status, error=error, message=message), status
+
+
+class PublicResponseSessionInterface(SecureCookieSessionInterface):
+    """Keeps public responses cacheable by shared caches (CDNs, proxies).
+
+    Flask adds `Vary: Cookie` to any response whose request touched the session, and
+    Flask-Login touches it on every response. A response that declares itself
+    `Cache-Control: public` is the same for every visitor, so it must not vary by cookie.
+    """
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        super().save_session(app, session, response)
+        if response.cache_control.public and not session.modified:
+            response.vary.discard("Cookie")

@@ -140,9 +140,6 @@ def unsubscribe_page(token: str) -> str:
     return render_template("public/subscription_unsubscribe.html", subscriber=subscriber)
 
 
-# Mail clients POST `List-Unsubscribe=One-Click` here without a CSRF token (RFC 8058); the
-# signed link itself is the proof that the request comes from the subscriber.
-@csrf.exempt
 @bp.post("/subscriptions/unsubscribe/<token>")
 def unsubscribe(token: str) -> str:
     """Unsubscribe, from the page's button or a mail client's one-click unsubscribe."""
@@ -212,4 +209,7 @@ def _rendered_index(snap: page.Snapshot) -> str:
 
 def init_app(app: Flask) -> None:
     """Register the blueprint."""
+    # Mail clients POST `List-Unsubscribe=One-Click` without a CSRF token (RFC 8058); the
+    # signed link itself is the proof that the request comes from the subscriber.
+    csrf.exempt(unsubscribe)
     app.register_blueprint(bp)
