@@ -8,7 +8,7 @@ import secrets
 
 import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask.cli import ScriptInfo, with_appcontext
 from sqlalchemy.engine import make_url
 
 from . import config as settings
@@ -123,9 +123,8 @@ def dev_command(host: str, port: int, reload: bool) -> None:
     DEV_MAIL_CATCHER is set) in this process."""
     from werkzeug.serving import run_simple
 
-    from . import create_app
-
-    app = create_app({"SCHEDULER_IN_PROCESS": True})
+    app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+    app.config["SCHEDULER_IN_PROCESS"] = True
     # Under the reloader the parent only watches files; the child serves and runs the jobs.
     if not reload or os.environ.get("WERKZEUG_RUN_MAIN") == "true":
         if app.config["DEV_MAIL_CATCHER"]:
