@@ -166,13 +166,20 @@ def _confirmed(context: dict[str, Any], operation: Callable[[], object], message
     return _done(message, endpoint, **values)
 
 
+def report_refusal(exc: DomainError, form: FlaskForm | None = None) -> bool:
+    """Undo the refused operation's changes and show why: next to the field of ``form`` it
+    names (True), else as a flash (False)."""
+    db.session.rollback()  # an operation may have touched objects before it refused
+    if form is not None and show_domain_error(form, exc):
+        return True
+    flash(exc.message, ERROR)
+    return False
+
+
 def _refused(template: str, form: FlaskForm | None, exc: DomainError,
              **context: Any) -> tuple[str, int]:
     """The page again with the operation's message next to its field, or as a flash."""
-    db.session.rollback()  # an operation may have touched objects before it refused
-    if form is None or not show_domain_error(form, exc):
-        flash(exc.message, ERROR)
-    else:
+    if report_refusal(exc, form):
         flash(FIX_FIELDS, ERROR)
     if form is not None:
         context["form"] = form
@@ -252,10 +259,7 @@ def new_component() -> Page:
     if not form.validate_on_submit():
         return _invalid("admin/component_form.html", form, **context)
     try:
-        component = comp.create_component(
-            form.name.data, description=form.description.data, group_id=form.group_id.data,
-            showcase=form.showcase.data, only_show_if_degraded=form.only_show_if_degraded.data,
-            start_date=form.start_date.data, actor=_actor())
+        component = comp.create_component(**form.changes(), actor=_actor())
     except DomainError as exc:
         return _refused("admin/component_form.html", form, exc, **context)
     return _done(f"Component “{component.name}” created.", ".components")
@@ -271,11 +275,7 @@ def edit_component(component_id: int) -> Page:
     if not form.validate_on_submit():
         return _invalid("admin/component_form.html", form, **context)
     try:
-        comp.update_component(
-            component, actor=_actor(), name=form.name.data, description=form.description.data,
-            group_id=form.group_id.data or None, showcase=form.showcase.data,
-            only_show_if_degraded=form.only_show_if_degraded.data,
-            start_date=form.start_date.data)
+        comp.update_component(component, actor=_actor(), **form.changes())
     except DomainError as exc:
         return _refused("admin/component_form.html", form, exc, **context)
     return _done(f"Component “{component.name}” saved.", ".components")
@@ -292,8 +292,7 @@ def set_component_status(component_id: int) -> Page:
     try:
         comp.set_component_status(component, form.status.data, actor=_actor())
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, ERROR)
+        report_refusal(exc)
         return _components_page(exc.status_code)
     flash(f"{component.name} is now {component.status.label}.", SUCCESS)
     return redirect(safe_next(form.next.data, url_for(".components")))
@@ -335,8 +334,7 @@ def new_group() -> Page:
     if not form.validate_on_submit():
         return _invalid("admin/group_form.html", form, group=None)
     try:
-        group = comp.create_group(form.name.data, description=form.description.data,
-                                  collapsed=form.collapsed.data, actor=_actor())
+        group = comp.create_group(**form.changes(), actor=_actor())
     except DomainError as exc:
         return _refused("admin/group_form.html", form, exc, group=None)
     return _done(f"Group “{group.name}” created.", ".components")
@@ -350,8 +348,7 @@ def edit_group(group_id: int) -> Page:
     if not form.validate_on_submit():
         return _invalid("admin/group_form.html", form, group=group)
     try:
-        comp.update_group(group, actor=_actor(), name=form.name.data,
-                          description=form.description.data, collapsed=form.collapsed.data)
+        comp.update_group(group, actor=_actor(), **form.changes())
     except DomainError as exc:
         return _refused("admin/group_form.html", form, exc, group=group)
     return _done(f"Group “{group.name}” saved.", ".components")
@@ -419,10 +416,7 @@ def new_incident() -> Page:
     if not form.validate_on_submit():
         return _invalid("admin/incident_new.html", form, **context)
     try:
-        incident = inc.open_incident(
-            form.name.data, status=form.status.data, body=form.body.data,
-            components=form.component_changes(), impact_override=form.impact_override.data,
-            deliver_notifications=form.deliver_notifications.data, author=_actor())
+        incident = inc.open_incident(**form.opening(), author=_actor())
     except DomainError as exc:
         return _refused("admin/incident_new.html", form, exc, **context)
     return _done(f"Incident “{incident.name}” opened.", ".incident", incident_id=incident.id)
@@ -443,14 +437,9 @@ def post_incident_update(incident_id: int) -> Page:
         flash(FIX_FIELDS, ERROR)
         return _incident_page(incident, update_form=form), 422
     try:
-        inc.post_update(incident, status=form.status.data, body=form.body.data,
-                        components=form.component_changes(),
-                        deliver_notifications=form.deliver_notifications.data,
-                        author=_actor())
+        inc.post_update(incident, **form.update(), author=_actor())
     except DomainError as exc:
-        db.session.rollback()
-        if not show_domain_error(form, exc):
-            flash(exc.message, ERROR)
+        report_refusal(exc, form)
         return _incident_page(incident, update_form=form), exc.status_code
     return _done(f"Update posted: {incident.status_label}.", ".incident",
                  incident_id=incident.id)
@@ -465,8 +454,7 @@ def resolve_incident(incident_id: int) -> Page:
         inc.resolve_incident(incident, author=_actor(),
                              deliver_notifications=form.deliver_notifications.data)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, ERROR)
+        report_refusal(exc)
         return _incident_page(incident), exc.status_code
     return _done(f"Incident “{incident.name}” resolved.", ".incident", incident_id=incident.id)
 
@@ -479,8 +467,7 @@ def edit_incident(incident_id: int) -> Page:
     if not form.validate_on_submit():
         return _invalid("admin/incident_edit.html", form, incident=incident)
     try:
-        inc.update_incident(incident, actor=_actor(), name=form.name.data,
-                            impact_override=form.impact_override.data)
+        inc.update_incident(incident, actor=_actor(), **form.changes())
     except DomainError as exc:
         return _refused("admin/incident_edit.html", form, exc, incident=incident)
     return _done("Incident saved.", ".incident", incident_id=incident.id)
@@ -535,9 +522,7 @@ def save_postmortem(incident_id: int) -> Page:
     try:
         inc.save_postmortem(incident, form.postmortem.data, actor=_actor())
     except DomainError as exc:
-        db.session.rollback()
-        if not show_domain_error(form, exc):
-            flash(exc.message, ERROR)
+        report_refusal(exc, form)
         return _incident_page(incident, postmortem_form=form), exc.status_code
     return _done("Postmortem draft saved.", ".incident", incident_id=incident.id)
 
@@ -549,8 +534,7 @@ def publish_postmortem(incident_id: int) -> Page:
     try:
         inc.publish_postmortem(incident, actor=_actor())
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, ERROR)
+        report_refusal(exc)
         return _incident_page(incident), exc.status_code
     return _done("Postmortem published.", ".incident", incident_id=incident.id)
 
@@ -638,13 +622,9 @@ def post_maintenance_update(incident_id: int) -> Page:
         flash(FIX_FIELDS, ERROR)
         return _maintenance_page(maintenance, update_form=form), 422
     try:
-        inc.post_update(maintenance, status=form.status.data, body=form.body.data,
-                        deliver_notifications=form.deliver_notifications.data,
-                        author=_actor())
+        inc.post_update(maintenance, **form.update(), author=_actor())
     except DomainError as exc:
-        db.session.rollback()
-        if not show_domain_error(form, exc):
-            flash(exc.message, ERROR)
+        report_refusal(exc, form)
         return _maintenance_page(maintenance, update_form=form), exc.status_code
     return _done(f"Update posted: {maintenance.status_label}.", ".maintenance",
                  incident_id=maintenance.id)
@@ -657,8 +637,7 @@ def _maintenance_step(incident_id: int, operation: Callable[..., Any], done: str
         operation(maintenance, author=_actor(),
                   deliver_notifications=form.deliver_notifications.data)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, ERROR)
+        report_refusal(exc)
         return _maintenance_page(maintenance), exc.status_code
     return _done(done, ".maintenance", incident_id=maintenance.id)
 
@@ -708,8 +687,7 @@ def _subscriber_action(subscriber_id: int, operation: Callable[..., Any], done: 
     try:
         operation(subscriber, actor=_actor())
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, ERROR)
+        report_refusal(exc)
     else:
         flash(done.format(email=email), SUCCESS)
     return redirect(safe_next(request.form.get("next"), url_for(".subscribers")))
@@ -777,10 +755,8 @@ def import_subscribers() -> Page:
     form = SubscriberImportForm()
     if not form.validate_on_submit():
         return _invalid("admin/subscribers_import.html", form, result=None)
-    try:
-        text = form.file.data.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        form.file.errors = ["The file is not UTF-8 text. Save it as CSV (UTF-8) and retry."]
+    text = form.csv_text()
+    if text is None:
         return render_template("admin/subscribers_import.html", form=form, result=None), 422
     result = subs.import_subscribers(text, confirmed=form.confirmed.data, actor=_actor())
     what = "confirmed subscribers" if form.confirmed.data else "addresses to confirm by email"
@@ -854,9 +830,6 @@ def mail_message(message_id: str) -> str:
 
 # --- page settings, staff, audit log (admins only) ------------------------------------------------
 
-SETTINGS_FIELDS = ("name", "url", "time_zone", "support_url", "logo_url", "accent_color")
-
-
 @bp.route("/settings", methods=["GET", "POST"])
 @admin_required
 def settings() -> Page:
@@ -865,8 +838,7 @@ def settings() -> Page:
     if not form.validate_on_submit():
         return _invalid("admin/settings.html", form)
     try:
-        site.update_page_settings(actor=_actor(),
-                                  **{name: form[name].data for name in SETTINGS_FIELDS})
+        site.update_page_settings(actor=_actor(), **form.changes())
     except DomainError as exc:
         return _refused("admin/settings.html", form, exc)
     return _done("Page settings saved.", ".settings")
@@ -896,9 +868,7 @@ def create_user() -> Page:
         user = staff.create_user(form.email.data, form.password.data, role=form.role.data,
                                  actor=_actor())
     except DomainError as exc:
-        db.session.rollback()
-        if not show_domain_error(form, exc):
-            flash(exc.message, ERROR)
+        report_refusal(exc, form)
         return _staff_page(form, exc.status_code)
     return _done(f"Added {user.email} as {user.role}.", ".staff_list")
 
@@ -912,8 +882,7 @@ def _change_user(user_id: int, form: FlaskForm, changes: Callable[[], dict[str, 
     try:
         staff.update_user(user, actor=_actor(), **changes())
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, ERROR)
+        report_refusal(exc)
         return _staff_page(status=exc.status_code)
     return _done(done.format(email=user.email, role=user.role), ".staff_list")
 
@@ -991,9 +960,7 @@ def create_api_key() -> Response:
     try:
         new_key = staff.create_api_key(form.name.data, scope=form.scope.data, actor=_actor())
     except DomainError as exc:
-        db.session.rollback()
-        if not show_domain_error(form, exc):
-            flash(exc.message, ERROR)
+        report_refusal(exc, form)
         return _api_keys_page(form, exc.status_code)
     return _api_keys_page(new_key=new_key, status=201)
 
@@ -1003,14 +970,14 @@ def create_api_key() -> Response:
 def revoke_api_key(key_id: int) -> Page:
     """Ask, then revoke a key; it stops working at once."""
     key = staff.get_api_key(key_id)
-    if request.method == "GET":
-        return render_template(
-            "admin/confirm.html", title=f"Revoke API key “{key.name}”?",
-            question="Scripts using it get 401 from now on. This cannot be undone.",
-            action=url_for(".revoke_api_key", key_id=key.id), button="Revoke key",
-            cancel=url_for(".api_keys"))
-    staff.revoke_api_key(key, actor=_actor())
-    return _done(f"API key “{key.name}” revoked.", ".api_keys")
+    context = {
+        "title": f"Revoke API key “{key.name}”?",
+        "question": "Scripts using it get 401 from now on. This cannot be undone.",
+        "action": url_for(".revoke_api_key", key_id=key.id),
+        "button": "Revoke key", "cancel": url_for(".api_keys"),
+    }
+    return _confirmed(context, lambda: staff.revoke_api_key(key, actor=_actor()),
+                      f"API key “{key.name}” revoked.", ".api_keys")
 
 
 def init_app(app: Flask) -> None:
