@@ -42,7 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     mail.init_app(app)
     csrf.init_app(app)
-    login_manager.init_app(app)
+    login_manager.init_app(app, add_context_processor=False)  # see admin.init_app
     babel.init_app(app)
     caching.init_app(app)
     filters.init_app(app)

@@ -25,7 +25,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
-from flask_login.utils import _user_context_processor
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -78,6 +77,11 @@ def load_user(user_id: str) -> staff.User | None:
     except NotFound:
         return None
     return user if user.active else None
+
+
+def current_user_proxy() -> dict[str, Any]:
+    """``current_user`` for every template, as the proxy that loads the user when used."""
+    return {"current_user": current_user}
 
 
 def forget_cached_user() -> None:
@@ -229,11 +233,8 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = INFO
     app.before_request(forget_cached_user)
-    # Flask-Login's context processor loads the user (and so reads the session) on every
-    # render, which makes public pages `Vary: Cookie` and defeats shared caches. The proxy
-    # loads the user only in templates that use it.
-    processors = app.template_context_processors[None]
-    if _user_context_processor in processors:
-        processors.remove(_user_context_processor)
-    app.context_processor(lambda: {"current_user": current_user})
+    # Flask-Login's own context processor (create_app turns it off) loads the user on every
+    # render, public pages included: a query each time, and a session read that makes the
+    # page `Vary: Cookie`, which defeats shared caches. The proxy loads only where it is used.
+    app.context_processor(current_user_proxy)
     app.register_blueprint(bp)
