@@ -18,7 +18,6 @@ from flask import (
     Flask,
     abort,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -82,16 +81,6 @@ def load_user(user_id: str) -> staff.User | None:
 def current_user_proxy() -> dict[str, Any]:
     """``current_user`` for every template, as the proxy that loads the user when used."""
     return {"current_user": current_user}
-
-
-def forget_cached_user() -> None:
-    """Load the signed-in user afresh for every request.
-
-    Flask-Login caches the user on ``g``, which outlives a request whenever the application
-    context was pushed before it (as the test suite and scripts do); without this, one
-    client's user could answer another client's request.
-    """
-    g.pop("_login_user", None)
 
 
 @bp.context_processor
@@ -232,7 +221,6 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "admin.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = INFO
-    app.before_request(forget_cached_user)
     # Flask-Login's own context processor (create_app turns it off) loads the user on every
     # render, public pages included: a query each time, and a session read that makes the
     # page `Vary: Cookie`, which defeats shared caches. The proxy loads only where it is used.
