@@ -136,8 +136,7 @@ def invalid(template: str, form: FlaskForm, **context: Any) -> tuple[str, int]:
 
 
 def report_refusal(exc: DomainError, form: FlaskForm | None = None) -> bool:
-    """Undo the refused operation's changes and show why: next to the field of ``form`` it
-    names (True), else as a flash (False)."""
+    """Roll back a refused operation; show why next to its field (True) or as a flash."""
     db.session.rollback()  # an operation may have touched objects before it refused
     if form is not None and show_domain_error(form, exc):
         return True
