@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.serving import make_server
+from werkzeug.test import TestResponse
 
 from statuspage import create_app, models, staff  # noqa: F401  (registers every table)
 from statuspage.components import create_component, create_group
@@ -58,6 +59,21 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
 
 
+class Client(FlaskClient):
+    """A test client whose every request loads the signed-in user afresh.
+
+    Flask-Login caches the user on ``g``, which belongs to the application context, and a
+    request reuses the context already pushed. The fixtures here hold one while tests use the
+    client, so the user of one request (or of another client) would answer the next. In
+    production each request pushes its own context, so the application needs no such step.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        if has_app_context():
+            g.pop("_login_user", None)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(database_url: str) -> Iterator[Flask]:
     """An application on empty tables (plus the page settings row)."""
@@ -68,6 +84,7 @@ def app(database_url: str) -> Iterator[Flask]:
         "BASE_URL": "http://status.test",
         "MAIL_SUPPRESS_SEND": False,
     })
+    app.test_client_class = Client
     with app.app_context():
         _reset_tables()
     yield app

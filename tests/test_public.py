@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from statuspage import staff
 from statuspage.components import set_component_status
 from statuspage.dbtypes import utcnow
 from statuspage.incidents import post_update, resolve_incident
@@ -281,6 +282,26 @@ def test_the_public_page_does_not_vary_by_cookie(client, make_component):
     response = client.get("/")
     assert response.status_code == 200
     assert "Cookie" not in response.headers.get("Vary", "")
+
+
+def test_public_pages_never_load_the_signed_in_user(logged_in, monkeypatch, make_component):
+    # Templates get Flask-Login's proxy, not the user it stands for: a page that never uses it
+    # reads neither the user's row nor their session for it.
+    make_component("API")
+    loads = []
+    get_user = staff.get_user
+
+    def counting_get_user(user_id):
+        loads.append(user_id)
+        return get_user(user_id)
+
+    monkeypatch.setattr(staff, "get_user", counting_get_user)
+
+    for url in ("/", "/history", "/subscribe"):
+        assert logged_in.client.get(url).status_code == 200
+    assert loads == []
+    assert logged_in.client.get("/admin/").status_code == 200
+    assert loads, "the console loads the user, so the probe would have seen a load"
 
 
 def test_the_page_head_links_both_history_feeds(client):

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask
+from flask_login import current_user
 from markupsafe import Markup
 
 from .. import times
@@ -34,4 +35,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def page_settings() -> dict[str, Any]:
-        return {"page": get_page_settings()}
+        # current_user is the proxy, loaded only where a template uses it: Flask-Login's own
+        # processor (off in create_app) would load the user, and so read the session, on every
+        # render, which makes public pages `Vary: Cookie` and defeats shared caches.
+        return {"page": get_page_settings(), "current_user": current_user}

@@ -124,6 +124,13 @@ class ComponentForm(FlaskForm):
         self.group_id.choices = [SelectChoice("", "No group"),
                                  *(SelectChoice(str(g.id), g.name) for g in groups)]
 
+    def changes(self) -> dict[str, Any]:
+        """The fields that create_component and update_component take, as entered."""
+        return {"name": self.name.data, "description": self.description.data,
+                "group_id": self.group_id.data or None, "showcase": self.showcase.data,
+                "only_show_if_degraded": self.only_show_if_degraded.data,
+                "start_date": self.start_date.data}
+
 
 class GroupForm(FlaskForm):
     name = StringField("Name", validators=[required("Name"), at_most("Name", comp.NAME_MAX)],
@@ -131,6 +138,11 @@ class GroupForm(FlaskForm):
     description = TextAreaField("Description", filters=[_strip], validators=[
         at_most("Description", comp.DESCRIPTION_MAX)])
     collapsed = BooleanField("Collapsed on the public page", default=True)
+
+    def changes(self) -> dict[str, Any]:
+        """The fields that create_group and update_group take, as entered."""
+        return {"name": self.name.data, "description": self.description.data,
+                "collapsed": self.collapsed.data}
 
 
 class ComponentStatusForm(FlaskForm):
@@ -184,12 +196,23 @@ class _IncidentUpdateFields(_ComponentChoices, FlaskForm):
         required("Message"), at_most("Message", inc.BODY_MAX)])
     deliver_notifications = BooleanField("Notify subscribers", default=True)
 
+    def update(self) -> dict[str, Any]:
+        """The arguments incidents.post_update takes, as entered."""
+        return {"status": self.status.data, "body": self.body.data,
+                "components": self.component_changes(),
+                "deliver_notifications": self.deliver_notifications.data}
+
 
 class _NewIncidentFields(_IncidentUpdateFields):
     name = StringField("Name", validators=[required("Name"), at_most("Name", inc.NAME_MAX)],
                        filters=[_strip])
     impact_override = SelectField("Impact", choices=IMPACT_CHOICES, validate_choice=False,
                                   default="")
+
+    def opening(self) -> dict[str, Any]:
+        """The arguments incidents.open_incident takes, as entered: the first update too."""
+        return {"name": self.name.data, "impact_override": self.impact_override.data,
+                **self.update()}
 
 
 def new_incident_form(components: Iterable[comp.Component], **kwargs: Any) -> Any:
@@ -206,6 +229,10 @@ class IncidentEditForm(FlaskForm):
     name = StringField("Name", validators=[required("Name"), at_most("Name", inc.NAME_MAX)],
                        filters=[_strip])
     impact_override = SelectField("Impact", choices=IMPACT_CHOICES, validate_choice=False)
+
+    def changes(self) -> dict[str, Any]:
+        """The edits that incidents.change_incident takes, as entered."""
+        return {"name": self.name.data, "impact_override": self.impact_override.data}
 
 
 class UpdateTextForm(FlaskForm):
@@ -285,6 +312,11 @@ class MaintenanceUpdateForm(FlaskForm):
         required("Message"), at_most("Message", inc.BODY_MAX)])
     deliver_notifications = BooleanField("Notify subscribers", default=True)
 
+    def update(self) -> dict[str, Any]:
+        """The arguments incidents.post_update takes, as entered."""
+        return {"status": self.status.data, "body": self.body.data,
+                "deliver_notifications": self.deliver_notifications.data}
+
 
 # --- ops console: subscribers -------------------------------------------------------------------
 
@@ -296,6 +328,14 @@ class SubscriberImportForm(FlaskForm):
     confirmed = BooleanField(
         "These people already agreed to receive our email: subscribe them to all components "
         "now, without a confirmation email")
+
+    def csv_text(self) -> str | None:
+        """The uploaded file as text; None, with the reason on the field, unless UTF-8."""
+        try:
+            return self.file.data.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            self.file.errors = ["The file is not UTF-8 text. Save it as CSV (UTF-8) and retry."]
+            return None
 
 
 # --- ops console: page settings and staff ---------------------------------------------------------
@@ -320,6 +360,11 @@ class PageSettingsForm(FlaskForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.time_zone.choices = time_zone_choices()
+
+    def changes(self) -> dict[str, Any]:
+        """The settings that update_page_settings takes, as entered."""
+        return {name: self._fields[name].data for name in (
+            "name", "url", "time_zone", "support_url", "logo_url", "accent_color")}
 
 
 ROLE_CHOICES = [SelectChoice(r.value, r.value.capitalize()) for r in Role]
