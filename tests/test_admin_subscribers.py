@@ -369,7 +369,8 @@ def test_the_reach_endpoint_counts_the_subscribers_of_the_chosen_components(
         "reach": 4}
     assert get("/admin/reach").get_json() == {"reach": 4}
     bad = get("/admin/reach?component=api")
-    assert bad.status_code == 422 and bad.get_json() == {"error": "Unknown component."}
+    assert bad.status_code == 422 and bad.get_json() == {
+        "error": "Unprocessable Entity", "message": "Unknown component.", "field": "components"}
 
 
 def test_the_update_form_counts_the_incidents_components_subscribers(

@@ -43,14 +43,20 @@ def wants_json() -> bool:
         request.accept_mimetypes["text/html"]
 
 
+def json_error(status: int, error: str, message: str, field: str | None = None
+               ) -> tuple[Response, int]:
+    """The one JSON error shape of every API: ``{"error": reason, "message": ...}``, plus
+    ``"field"`` when one field is to blame."""
+    body: dict[str, Any] = {"error": error, "message": message}
+    if field:
+        body["field"] = field
+    return jsonify(body), status
+
+
 def error_response(status: int, error: str, message: str, field: str | None = None) -> Any:
-    """The error in the shape the client asked for: ``{"error", "message", "field"?}`` as
-    JSON, or the error page."""
+    """The error in the shape the client asked for: JSON (``json_error``) or the error page."""
     if wants_json():
-        body: dict[str, Any] = {"error": error, "message": message}
-        if field:
-            body["field"] = field
-        return jsonify(body), status
+        return json_error(status, error, message, field)
     return render_template("error.html", status=status, error=error, message=message), status
 
 

@@ -16,6 +16,7 @@ from ... import subscriptions as subs
 from ...dbtypes import utcnow
 from ...validation import DomainError
 from ..forms import SubscriberImportForm
+from ..http import json_error
 from . import (
     INFO,
     SUCCESS,
@@ -126,7 +127,7 @@ def reach() -> Response | tuple[Response, int]:
     try:
         count = subs.count_reach(request.args.getlist("component"))
     except DomainError as exc:
-        return jsonify(error=exc.message), exc.status_code
+        return json_error(exc.status_code, "Unprocessable Entity", exc.message, exc.field)
     return jsonify(reach=count)
 
 
