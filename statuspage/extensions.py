@@ -1,6 +1,8 @@
 """Flask extensions, created unbound; ``create_app`` binds them."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -23,3 +25,8 @@ mail = Mail()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
+# Nothing is limited unless a route or blueprint declares a limit (with its own key, as the
+# management API counts by API key). RATELIMIT_STORAGE_URI (the RATE_LIMIT_STORAGE_URL setting)
+# says where the counts live: in each process, or in Redis, shared by every process.
+limiter = Limiter(get_remote_address, default_limits=[], strategy="moving-window",
+                  headers_enabled=False)
