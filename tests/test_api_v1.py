@@ -205,6 +205,11 @@ def test_form_content_type_on_get_and_delete_without_a_body_is_accepted(
     assert api.get(f"/components/{component.id}").status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/v1", "/api/v1", "/v1/nothing", "/api/v1/pages.json.json"])
+def test_paths_off_the_surface_are_json_404s(client: Any, write_token: str, path: str) -> None:
+    error_of(client.get(path, headers={"Authorization": f"OAuth {write_token}"}), 404)
+
+
 def test_a_body_that_is_not_json_is_a_400_json_error(api: Api) -> None:
     response = api.call("POST", "/components", data="{not json",
                         headers={"Content-Type": "application/json"})

@@ -160,9 +160,8 @@ def _status_of(kind: IncidentKind) -> Any:
 
 
 def _impact(value: Any, info: ValidationInfo) -> str | None:
-    text = _text(value, info)
-    inc.parse_impact(text)
-    return text
+    inc.parse_impact(value)
+    return _text(value, info)
 
 
 Text = Annotated[str | None, BeforeValidator(_text), WithJsonSchema({"type": "string"})]
@@ -185,8 +184,10 @@ GroupRef = Annotated[int | None, BeforeValidator(_group), WithJsonSchema(
 ComponentStatusText = _choice(ComponentStatus)
 IncidentStatusText = _status_of(IncidentKind.INCIDENT)
 MaintenanceStatusText = _status_of(IncidentKind.MAINTENANCE)
-ImpactText = Annotated[str | None, BeforeValidator(_impact), WithJsonSchema(
-    {"type": ["string", "null"], "enum": [*(i.value for i in Impact), None]})]
+IMPACTS = WithJsonSchema({"type": ["string", "null"],
+                          "enum": [*(i.value for i in Impact), None]})
+ImpactText = Annotated[str | None, BeforeValidator(_text), IMPACTS]  # the operation checks it
+CheckedImpact = Annotated[str | None, BeforeValidator(_impact), IMPACTS]  # checked here
 
 
 class Input(BaseModel):
@@ -250,7 +251,7 @@ class IncidentInput(Input):
         "update's affected_components."))
     component_ids: KnownComponents = Field(default_factory=list, description=(
         "Components the update names at their current status."))
-    impact_override: ImpactText = None
+    impact_override: CheckedImpact = None
     deliver_notifications: Flag = True
 
     def component_changes(self) -> dict[str, Any]:
@@ -271,6 +272,8 @@ class IncidentInput(Input):
 
 class NewIncident(IncidentInput):
     """A new incident: investigating unless another status is given."""
+
+    impact_override: ImpactText = None
 
     @model_validator(mode="before")
     @classmethod
