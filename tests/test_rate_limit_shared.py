@@ -3,12 +3,13 @@ processes, a real redis-server on loopback, and one key that gets its limit once
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 import redis
 import requests
 
+from statuspage import create_app
 from statuspage.site import get_page_settings
 from statuspage.staff import create_api_key
 from tests.conftest import free_port, require_tool
@@ -66,34 +68,66 @@ def shared_limits(redis_url: str) -> Iterator[str]:
     client.close()
 
 
+def _answers_in_pairs(base: str, path: str, token: str, pairs: int
+                      ) -> list[tuple[int, dict[str, str], bytes]]:
+    """Send ``2 * pairs`` requests, two at a time on fresh connections, both opened before
+    either request is sent: a sync worker holds the connection it accepted until it has
+    answered it, so the two of each pair are answered by the two workers."""
+    host, port = base.removeprefix("http://").split(":")
+    answers = []
+    for _ in range(pairs):
+        held = [http.client.HTTPConnection(host, int(port), timeout=10) for _ in range(2)]
+        for connection in held:
+            connection.connect()
+        time.sleep(0.05)  # both accepted, each by a worker of its own
+        for connection in reversed(held):
+            connection.request("GET", path, headers={"Authorization": f"OAuth {token}"})
+            response = connection.getresponse()
+            answers.append((response.status, dict(response.getheaders()), response.read()))
+            connection.close()
+    return answers
+
+
 def test_two_worker_processes_count_one_key_against_one_limit(
         gunicorn_factory: Any, shared_limits: str, tmp_path: Path) -> None:
     access_log = tmp_path / "access.log"
     base = gunicorn_factory(
         "--access-logfile", str(access_log), "--access-logformat", "%(p)s %(r)s %(s)s",
         workers=2, RATE_LIMIT_STORAGE_URL=shared_limits, API_RATE_LIMIT_PER_MINUTE=str(LIMIT))
-    page_id = get_page_settings().page_code
+    path = f"/api/v1/pages/{get_page_settings().page_code}/components"
     _key, token = create_api_key("deploy bot", scope="read")
     _other, other_token = create_api_key("dashboard", scope="read")
-    url = f"{base}/api/v1/pages/{page_id}/components"
 
-    def call(key: str) -> requests.Response:
-        # requests.get opens a fresh connection every time, so either worker may take it.
-        return requests.get(url, headers={"Authorization": f"OAuth {key}"}, timeout=10)
+    answers = _answers_in_pairs(base, path, token, REQUESTS // 2)
 
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        answers = list(pool.map(call, [token] * REQUESTS))
-
-    statuses = [a.status_code for a in answers]
+    statuses = [status for status, _headers, _body in answers]
     assert statuses.count(200) == LIMIT, statuses
     assert statuses.count(429) == REQUESTS - LIMIT, statuses
-    for refused in (a for a in answers if a.status_code == 429):
-        assert 1 <= int(refused.headers["Retry-After"]) <= 60
-        assert refused.json()["message"].startswith(f"This key may make {LIMIT} requests")
+    for _status, headers, body in (a for a in answers if a[0] == 429):
+        assert 1 <= int(headers["Retry-After"]) <= 60
+        assert json.loads(body)["message"].startswith(f"This key may make {LIMIT} requests")
     # Another key has an allowance of its own.
-    assert call(other_token).status_code == 200
+    assert requests.get(base + path, headers={"Authorization": f"OAuth {other_token}"},
+                        timeout=10).status_code == 200
 
     time.sleep(0.5)  # gunicorn writes the access log as each request ends
     lines = [line.split() for line in access_log.read_text().splitlines()]
-    pids = {pid for pid, _method, path, *_ in lines if path.startswith("/api/v1/")}
+    pids = {pid for pid, _method, logged, *_ in lines if logged == path}
     assert len(pids) == 2, "both worker processes must have answered"
+
+
+def test_an_unreachable_redis_leaves_the_api_working_with_limits_per_process(
+        database_url: str, db: Any) -> None:
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "SQLALCHEMY_DATABASE_URI": database_url,
+                      "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{free_port()}/0",
+                      "API_RATE_LIMIT_PER_MINUTE": 2})
+    _key, token = create_api_key("deploy bot", scope="read")
+    path = f"/api/v1/pages/{get_page_settings().page_code}/components"
+    client = app.test_client()
+    try:
+        statuses = [client.get(path, headers={"Authorization": f"OAuth {token}"}).status_code
+                    for _ in range(3)]
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+    assert statuses == [200, 200, 429]
