@@ -25,10 +25,9 @@ mail = Mail()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
-# Nothing is limited unless a route or blueprint declares a limit (with its own key, as the
-# management API counts by API key). RATELIMIT_STORAGE_URI (the RATE_LIMIT_STORAGE_URL setting)
-# says where the counts live: in each process, or in Redis, shared by every process.
-# When that Redis cannot be reached, each process counts on its own until it can again: an outage
-# of Redis must not keep ops from posting an incident.
+# Nothing is limited unless a route or blueprint declares a limit, with its own key (the
+# management API counts by API key). The counts live where RATE_LIMIT_STORAGE_URL says; while
+# its Redis is unreachable each process counts on its own, so an outage of Redis never keeps
+# ops from posting an incident.
 limiter = Limiter(get_remote_address, default_limits=[], strategy="moving-window",
                   headers_enabled=False, in_memory_fallback_enabled=True)
