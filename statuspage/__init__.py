@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from . import config as settings
-from .extensions import babel, csrf, db, login_manager, mail, migrate
+from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app, add_context_processor=False)  # see views.filters
     babel.init_app(app)
+    limiter.init_app(app)
     views.init_app(app)
     scheduler.init_app(app)
     cli.init_app(app)

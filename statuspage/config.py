@@ -49,6 +49,17 @@ def parse_database_url(raw: str) -> str:
     return url
 
 
+RATE_LIMIT_STORAGES = ("memory://", "redis://", "rediss://", "redis+unix://")
+
+
+def parse_rate_limit_storage(raw: str) -> str:
+    """Accept the rate-limit storages we support: in memory, or Redis."""
+    url = raw.strip()
+    if not url.startswith(RATE_LIMIT_STORAGES):
+        raise ValueError(f"expected memory:// or redis://host:port/db, got {raw!r}")
+    return url
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str
@@ -102,11 +113,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HISTORY_PAGE_SIZE", "HISTORY_PAGE_SIZE", 3, parse_int,
             "Months of incidents shown per page of /history."),
     Setting("API_RATE_LIMIT_PER_MINUTE", "API_RATE_LIMIT_PER_MINUTE", 300, parse_int,
-            "Management API requests per minute each key may make, counted in each web "
-            "process; beyond it the API answers 429 with `Retry-After`. 0 turns the limit off."),
-    Setting("API_RATE_LIMIT_BURST", "API_RATE_LIMIT_BURST", 150, parse_int,
-            "Management API requests a key may make at once before the per-minute rate "
-            "applies (the size of its token bucket)."),
+            "Management API requests each key may make in any minute (a moving window, kept "
+            "where `RATE_LIMIT_STORAGE_URL` says); beyond it the API answers 429 with "
+            "`Retry-After`. 0 turns the limit off."),
+    Setting("RATE_LIMIT_STORAGE_URL", "RATELIMIT_STORAGE_URI", "memory://",
+            parse_rate_limit_storage,
+            "Where rate limits are counted: `memory://` counts in each web process (with N "
+            "gunicorn workers a key gets N times its limit); `redis://host:port/db` shares the "
+            "counts between all processes and hosts."),
 )
 
 

@@ -1,6 +1,8 @@
 """Flask extensions, created unbound; ``create_app`` binds them."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -23,3 +25,9 @@ mail = Mail()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
+# Nothing is limited unless a route or blueprint declares a limit, with its own key (the
+# management API counts by API key). The counts live where RATE_LIMIT_STORAGE_URL says; while
+# its Redis is unreachable each process counts on its own, so an outage of Redis never keeps
+# ops from posting an incident.
+limiter = Limiter(get_remote_address, default_limits=[], strategy="moving-window",
+                  headers_enabled=False, in_memory_fallback_enabled=True)

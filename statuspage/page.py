@@ -271,7 +271,7 @@ def _build(version: int, now: datetime) -> tuple[Snapshot, tzinfo]:
         version=version,
         today=today,
         built_at=now,
-        modified_at=max(_last_write(), _local_midnight(today, zone)),
+        modified_at=max(last_write(), _local_midnight(today, zone)),
         settings=_settings_view(settings),
         status=comp.page_status(visible, [str(i.impact) for i in open_incidents]),
         tree=tree,
@@ -362,7 +362,7 @@ def _past_days(today: date, zone: tzinfo) -> tuple[DayView, ...]:
     return tuple(DayView(day, tuple(by_day.get(day, ()))) for day in days)
 
 
-def _last_write() -> datetime:
+def last_write() -> datetime:
     """The latest change a visitor could see, for Last-Modified."""
     latest = [
         sa.select(sa.func.max(model.updated_at)).scalar_subquery()

@@ -10,13 +10,18 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import sqlalchemy as sa
 from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
@@ -24,7 +29,7 @@ from itsdangerous import URLSafeTimedSerializer
 from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
-from statuspage import create_app, models, staff  # noqa: F401  (registers every table)
+from statuspage import ROOT, create_app, models, staff  # noqa: F401  (registers every table)
 from statuspage.components import create_component, create_group
 from statuspage.extensions import db as _db
 from statuspage.incidents import open_incident
@@ -241,6 +246,53 @@ def live_server(app: Flask) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=5)
         server.server_close()
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def gunicorn_factory(database_url: str, db: Any, tmp_path: Path
+                     ) -> Iterator[Callable[..., str]]:
+    """Start gunicorn serving wsgi:app over the test database; yields ``start(**env)``, which
+    returns the base URL. Stopped at the end of the test."""
+    servers: list[subprocess.Popen[str]] = []
+
+    def start(*options: str, workers: int = 2, **env: str) -> str:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
+             f"127.0.0.1:{port}", "--no-control-socket", "--log-level", "warning", *options,
+             "wsgi:app"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "server-process-test",
+                 "BASE_URL": base, "MAIL_PORT": "9",  # nothing sends mail here
+                 "HOME": str(tmp_path), **env})
+        servers.append(server)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{base}/api/v2/status.json", timeout=5)
+                return base
+            except (requests.ConnectionError, requests.Timeout):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"gunicorn did not start:\n{server.stdout.read()}")  # type: ignore[union-attr]
+                time.sleep(0.2)
+
+    yield start
+    for server in servers:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        server.stdout.close()  # type: ignore[union-attr]
 
 
 def form_errors(html: str) -> list[str]:

@@ -205,6 +205,11 @@ def test_form_content_type_on_get_and_delete_without_a_body_is_accepted(
     assert api.get(f"/components/{component.id}").status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/v1", "/api/v1", "/v1/nothing", "/api/v1/pages.json.json"])
+def test_paths_off_the_surface_are_json_404s(client: Any, write_token: str, path: str) -> None:
+    error_of(client.get(path, headers={"Authorization": f"OAuth {write_token}"}), 404)
+
+
 def test_a_body_that_is_not_json_is_a_400_json_error(api: Api) -> None:
     response = api.call("POST", "/components", data="{not json",
                         headers={"Content-Type": "application/json"})
@@ -589,24 +594,26 @@ def test_subscribers_are_emailed_about_an_incident_opened_through_the_api(
 def test_a_key_over_its_rate_is_answered_429_with_retry_after(app: Any, api: Api, client: Any,
                                                               read_token: str,
                                                               page_id: str) -> None:
-    app.config.update(API_RATE_LIMIT_PER_MINUTE=6, API_RATE_LIMIT_BURST=3)
-    assert [api.get("/components").status_code for _ in range(3)] == [200, 200, 200]
+    app.config.update(API_RATE_LIMIT_PER_MINUTE=3)
+    # Every operation, under either root and spelling, draws on the key's one allowance.
+    assert [api.get("/components").status_code, api.get("/incidents.json").status_code,
+            Api(client, api.token, page_id, root="/v1").get("").status_code] == [200, 200, 200]
     limited = api.get("/components")
-    body = error_of(limited, 429)
-    assert "6 requests a minute" in body["message"]
-    assert 1 <= int(limited.headers["Retry-After"]) <= 10
-    # Each key has its own bucket.
+    assert error_of(limited, 429) == {
+        "error": "Too Many Requests",
+        "message": "This key may make 3 requests a minute; retry after the time in the "
+                   "Retry-After header."}
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert limited.headers["Cache-Control"] == "no-store"
+    # Each key has its own allowance.
     assert Api(client, read_token, page_id).get("/components").status_code == 200
 
 
-def test_the_token_bucket_refills_over_time() -> None:
-    from statuspage.views.api_v1 import RateLimiter
-
-    now = [100.0]
-    limiter = RateLimiter(clock=lambda: now[0])
-    assert [limiter.take(1, rate=1.0, capacity=2) for _ in range(2)] == [0.0, 0.0]
-    assert limiter.take(1, rate=1.0, capacity=2) == pytest.approx(1.0)
-    now[0] += 1.0
-    assert limiter.take(1, rate=1.0, capacity=2) == 0.0
-    now[0] += 100
-    assert [limiter.take(1, rate=1.0, capacity=2) for _ in range(3)][-1] > 0  # burst capped
+def test_requests_without_a_key_are_not_counted_and_0_turns_the_limit_off(
+        app: Any, api: Api, client: Any, page_id: str) -> None:
+    app.config.update(API_RATE_LIMIT_PER_MINUTE=1)
+    for _ in range(3):
+        error_of(client.get(f"/api/v1/pages/{page_id}/components"), 401)
+    assert [api.get("/components").status_code for _ in range(2)] == [200, 429]
+    app.config.update(API_RATE_LIMIT_PER_MINUTE=0)
+    assert [api.get("/components").status_code for _ in range(3)] == [200, 200, 200]

@@ -35,6 +35,9 @@ README = Path(__file__).resolve().parent.parent / "README.md"
      "sqlite:////var/lib/status.db"),
     ("SECRET_KEY", "s3cret", "SECRET_KEY", "s3cret"),
     ("BASE_URL", "https://status.example.com", "BASE_URL", "https://status.example.com"),
+    ("RATE_LIMIT_STORAGE_URL", " redis://cache:6379/2 ", "RATELIMIT_STORAGE_URI",
+     "redis://cache:6379/2"),
+    ("RATE_LIMIT_STORAGE_URL", "memory://", "RATELIMIT_STORAGE_URI", "memory://"),
 ])
 def test_environment_values_are_parsed_into_settings(env: str, raw: str, key: str,
                                                      expected: Any) -> None:
@@ -51,6 +54,7 @@ def test_environment_values_are_parsed_into_settings(env: str, raw: str, key: st
     ("MAIL_USE_TLS", "2", "expected true or false"),
     ("DEV_MAIL_CATCHER", "enabled", "expected true or false"),
     ("DATABASE_URL", "  ", "must not be empty"),
+    ("RATE_LIMIT_STORAGE_URL", "cache:6379", "expected memory:// or redis://host:port/db"),
 ])
 def test_a_bad_environment_value_is_refused_naming_the_variable(env: str, raw: str,
                                                                reason: str) -> None:

@@ -2,58 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
-from statuspage import ROOT
 from statuspage.staff import create_api_key
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
-def gunicorn(database_url: str, db, tmp_path: Path) -> Iterator[str]:
-    """Two gunicorn workers on loopback over the test database; yields the base URL."""
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "server-process-test",
-           "BASE_URL": f"http://127.0.0.1:{port}", "MAIL_PORT": "9",  # nothing sends mail here
-           "HOME": str(tmp_path)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--no-control-socket", "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{base}/api/v2/status.json", timeout=5)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not start:\n{server.stdout.read()}")
-                time.sleep(0.2)
-        yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        server.stdout.close()
+def gunicorn(gunicorn_factory: Any) -> str:
+    """Two gunicorn workers on loopback over the test database; the base URL."""
+    return gunicorn_factory(workers=2)
 
 
 def test_gunicorn_serves_the_page_and_both_apis(gunicorn: str, make_component) -> None:

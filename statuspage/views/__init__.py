@@ -7,13 +7,16 @@ the template filters, and the blueprints in the order they are registered.
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, make_response, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ..extensions import db
+from ..extensions import db, limiter
 from ..validation import DomainError
 from .http import PublicResponseSessionInterface, error_response
 
@@ -24,13 +27,13 @@ _REASONS = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 422: "Unproce
 
 def init_app(app: Flask) -> None:
     """Install the app-wide rules, then the blueprints."""
-    from . import admin, api, api_v1, embeds, filters, public
+    from . import admin, api, embeds, filters, public
 
     _install_error_handlers(app)
     app.after_request(_framing)
     app.session_interface = PublicResponseSessionInterface()
     filters.init_app(app)
-    for blueprint in (public, admin, api, api_v1, embeds):
+    for blueprint in (public, admin, api, embeds):
         blueprint.init_app(app)
 
 
@@ -59,6 +62,15 @@ def _install_error_handlers(app: Flask) -> None:
         db.session.rollback()
         return error_response(exc.status_code, _REASONS.get(exc.status_code, "Error"),
                               exc.message, exc.field)
+
+    @app.errorhandler(RateLimitExceeded)
+    def rate_limited(exc: RateLimitExceeded) -> Any:
+        response = make_response(error_response(429, "Too Many Requests", exc.description or
+                                                "Too many requests."))
+        limit = limiter.current_limit  # the one exceeded; Retry-After is when it frees a slot
+        wait = limit.window.reset_time - time.time() if limit is not None else 60
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

@@ -1,5 +1,5 @@
-"""What other sites and tools embed: status badges, the maintenance calendar, a framable
-widget page, and the OpenAPI document with its human page.
+"""What other sites and tools embed: status badges, the maintenance calendar and a framable
+widget page.
 
 Every answer here follows the page version (ETag) and is read from the same snapshot as the
 status page, so a badge in a README always agrees with the banner. Only ``/embed`` may be shown
@@ -8,22 +8,16 @@ in a frame (see ``views.init_app``).
 
 from __future__ import annotations
 
-import importlib.resources
-import json
-from pathlib import Path
-
 from flask import (
     Blueprint,
     Flask,
     Response,
     render_template,
-    request,
-    send_from_directory,
 )
 
 from .. import components as comp
-from .. import feeds, openapi, page
-from ..site import get_page_settings, page_version
+from .. import feeds, page
+from ..site import page_version
 from ..vocabulary import (
     ComponentStatus,
 )
@@ -32,7 +26,6 @@ from .http import conditional
 bp = Blueprint("embeds", __name__)
 
 SVG = "image/svg+xml; charset=utf-8"
-SWAGGER_UI_PACKAGE = "flask_swagger_ui"  # ships Swagger UI 5, the first to read OpenAPI 3.1
 
 # --- the URL surface ----------------------------------------------------------------------------
 
@@ -71,31 +64,6 @@ def embed() -> Response:
     snap = page.snapshot()
     return conditional(snap.etag, lambda: render_template("public/embed.html", snap=snap),
                       "text/html; charset=utf-8")
-
-
-@bp.get("/api/openapi.json")
-def openapi_document() -> Response:
-    """The OpenAPI 3.1 document of the public and management APIs."""
-    document = openapi.document(request.url_root.rstrip("/"), get_page_settings().name)
-    response = Response(json.dumps(document, ensure_ascii=False, indent=1),
-                        content_type="application/json")
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.cache_control.public = True
-    response.cache_control.max_age = 300
-    return response
-
-
-@bp.get("/api/docs")
-def api_docs() -> str:
-    """The API reference for people, rendered from the OpenAPI document by Swagger UI."""
-    return render_template("public/api_docs.html")
-
-
-@bp.get("/api/docs/assets/<path:filename>")
-def api_docs_asset(filename: str) -> Response:
-    """Swagger UI's files, served from the Python package that ships them (no CDN)."""
-    folder = Path(str(importlib.resources.files(SWAGGER_UI_PACKAGE) / "dist"))
-    return send_from_directory(folder, filename, max_age=86400)
 
 
 # --- caching and framing ------------------------------------------------------------------------

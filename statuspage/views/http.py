@@ -36,7 +36,7 @@ def conditional(etag: str, build: Callable[[], Body | tuple[Body, datetime]],
 
 def wants_json() -> bool:
     """True for API paths and clients that prefer JSON over HTML."""
-    if request.path.startswith(("/api/", "/v1/")):
+    if request.path.startswith(("/api/", "/v1/")) or request.path in ("/api", "/v1"):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and request.accept_mimetypes[best] > \
