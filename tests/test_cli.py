@@ -163,3 +163,15 @@ def test_check_settings_prints_every_setting_but_hides_secrets() -> None:
     assert "MAIL_USERNAME = None" in lines
     assert "MAIL_PORT = 2525" in lines
     assert "DATABASE_URL = 'postgresql+psycopg://status:***@db.internal/status'" in lines
+
+
+def test_flask_routes_lists_the_management_api_under_both_roots(runner: Any) -> None:
+    from flask.cli import routes_command
+
+    result = runner.invoke(routes_command)
+    assert result.exit_code == 0, result.output
+    rules = {line.split()[-1] for line in result.output.splitlines()[2:] if line.strip()}
+    for root in ("/api/v1", "/v1"):
+        assert any(r.startswith(f"{root}/pages/<page_id>/incidents") for r in rules), root
+        assert any(r.startswith(f"{root}/pages/<page_id>/subscribers") for r in rules), root
+    assert "/api/v2/summary.json" in rules

@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSche
 
 from ... import components as comp
 from ... import incidents as inc
+from ... import links, site
 from ... import page as snapshot
-from ... import site
 from ... import subscriptions as subs
 from ...times import iso_utc
 from ...vocabulary import ComponentStatus, Impact, IncidentStatus, Indicator, MaintenanceStatus
@@ -83,7 +83,6 @@ class Context:
     """What every object of one answer shares: the page and the components' order."""
 
     page: Page
-    base_url: str
     items: list[comp.ComponentGroup | comp.Component] = field(default_factory=list)
     positions: dict[str, int] = field(default_factory=dict)
 
@@ -96,8 +95,7 @@ class Context:
             if isinstance(item, comp.ComponentGroup):
                 items.extend(item.components)
         # Positions count through the page as shown, since clients sort one flat list by them.
-        return cls(page=Page.of(), base_url=current_app.config["BASE_URL"].rstrip("/"),
-                   items=items,
+        return cls(page=Page.of(), items=items,
                    positions={component_ref(item): n + 1 for n, item in enumerate(items)})
 
 
@@ -240,7 +238,7 @@ class Incident(Shape):
             "id": str(incident.id), "name": incident.name, "status": incident.status,
             "created_at": incident.created_at, "updated_at": incident.updated_at,
             "monitoring_at": incident.monitoring_at, "resolved_at": incident.resolved_at,
-            "impact": incident.impact, "shortlink": f"{ctx.base_url}/incidents/{incident.id}",
+            "impact": incident.impact, "shortlink": links.incident(incident.id),
             "started_at": incident.started_at, "page_id": ctx.page.id,
             "incident_updates": [IncidentUpdate.of(u) for u in incident.updates],
             "components": [Component.of(c, ctx) for c in incident.components],
