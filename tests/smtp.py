@@ -32,6 +32,7 @@ class _Recorder:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []  # each message exactly as the server received it
         self.refusals: deque[tuple[str | None, str]] = deque()
         self.lock = threading.Lock()
 
@@ -55,6 +56,7 @@ class _Recorder:
         message = BytesParser(policy=policy.default).parsebytes(envelope.content)
         with self.lock:
             self.messages.append(message)  # type: ignore[arg-type]
+            self.raw.append(envelope.original_content or envelope.content)
         return "250 Message accepted for delivery"
 
 
@@ -83,6 +85,12 @@ class SmtpServer:
         with self.handler.lock:
             return list(self.handler.messages)
 
+    def raw_to(self, address: str) -> list[bytes]:
+        """The raw bytes of the messages accepted for ``address``, as they arrived."""
+        with self.handler.lock:
+            return [raw for raw, message in zip(self.handler.raw, self.handler.messages,
+                                                strict=True) if address in str(message["To"])]
+
     def to(self, address: str) -> list[EmailMessage]:
         """The messages accepted for ``address``."""
         return [m for m in self.messages if address in str(m["To"])]
@@ -96,6 +104,7 @@ class SmtpServer:
         """Forget the messages received so far."""
         with self.handler.lock:
             self.handler.messages.clear()
+            self.handler.raw.clear()
 
     def start(self) -> None:
         """Listen (again) on the same port."""
