@@ -39,17 +39,27 @@ def raw_header(name: str, value: str) -> bytes:
     return f"{name}: {value}\r\n".encode("ascii")
 
 
+def _no_leading_dots(encoded: bytes) -> bytes:
+    # "=2E" is a dot in quoted-printable: with no line starting with ".", SMTP needs no
+    # dot-stuffing pass over each message.
+    if encoded[:1] == b".":
+        encoded = b"=2E" + encoded[1:]
+    return encoded.replace(b"\r\n.", b"\r\n=2E")
+
+
 def _qp_text(text: str) -> bytes:
     data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
-    return binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
+    return _no_leading_dots(binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n"))
 
 
 def qp_value(value: str) -> bytes:
     """One personal value, quoted-printable, wrapped with soft breaks to fit 76 columns."""
     data = value.encode("utf-8")
     if _PLAIN.fullmatch(data):
-        return _SOFT_BREAK.join(data[i:i + 75] for i in range(0, len(data), 75))
-    return binascii.b2a_qp(data).replace(b"\n", b"\r\n")
+        encoded = _SOFT_BREAK.join(data[i:i + 75] for i in range(0, len(data), 75))
+    else:
+        encoded = binascii.b2a_qp(data).replace(b"\n", b"\r\n")
+    return _no_leading_dots(encoded)
 
 
 class _Part:
@@ -104,8 +114,13 @@ class MessageTemplate:
         out = [self._head, formatted_date()]
         out += [raw_header(name, value) for name, value in personal_headers]
         out.append(b"\r\n")
+        done: dict[str, bytes] = {}  # the parts share most values: encode each once
         for part, part_values in zip(self._parts, values, strict=True):
-            encoded = {name: qp_value(value) for name, value in part_values.items()}
+            encoded = {}
+            for name, value in part_values.items():
+                if value not in done:
+                    done[value] = qp_value(value)
+                encoded[name] = done[value]
             out += (b"--", self._boundary, b"\r\n", part.fill(encoded), b"\r\n")
         out += (b"--", self._boundary, b"--\r\n")
         return b"".join(out)

@@ -30,6 +30,10 @@ def upgrade():
         # The unique (subscriber_id, notice_id) index serves every lookup by subscriber.
         batch_op.drop_index("ix_delivery_subscriber_id")
 
+    # Written for every email sent and read by nothing; delivery.sent_at has the same fact.
+    with op.batch_alter_table("subscriber", schema=None) as batch_op:
+        batch_op.drop_column("last_sent_at")
+
     with op.batch_alter_table("worker_heartbeat", schema=None) as batch_op:
         batch_op.add_column(sa.Column("last_progress_at", sa.DateTime(timezone=True),
                                       nullable=True))
@@ -40,6 +44,9 @@ def downgrade():
     with op.batch_alter_table("worker_heartbeat", schema=None) as batch_op:
         batch_op.drop_column("last_error")
         batch_op.drop_column("last_progress_at")
+
+    with op.batch_alter_table("subscriber", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("last_sent_at", sa.DateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.create_index("ix_delivery_subscriber_id", ["subscriber_id"], unique=False)

@@ -18,10 +18,15 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from ..dbtypes import UTCDateTime
 from ..extensions import db
 from ..outbox import Delivery, DeliveryKind, DeliveryStatus
 from ..subscriptions import Subscriber
 
+# Core statements on the tables: no ORM objects of these rows are loaded, and the ORM's
+# bookkeeping would cost more than the statements themselves.
+_DELIVERY, _SUBSCRIBER = Delivery.__table__, Subscriber.__table__
+_D, _S = _DELIVERY.c, _SUBSCRIBER.c
 BACKOFF_MAX = timedelta(hours=1)
 # Temporary failures (4xx, no connection) retry this long; older news is not worth sending.
 GIVE_UP_AFTER = timedelta(days=2)
@@ -62,6 +67,8 @@ class Claim:
     worker_id: str
     items: list[ClaimedDelivery]
     lease_seconds: float
+    # Where the next claim of this sender starts: (next_attempt_at, id) of the last item.
+    last_key: tuple[datetime, int] | None = None
     # Local clock (monotonic): when the lease ends for us, judged before we asked for it.
     expires: float = 0.0
     renewed: float = 0.0
@@ -76,55 +83,62 @@ class Claim:
         return time.monotonic() - self.renewed >= self.lease_seconds / 3
 
 
-def _update(model: type) -> sa.Update:
-    # Plain statements: no ORM objects of these rows are loaded to keep in step.
-    return sa.update(model).execution_options(synchronize_session=False)
-
-
 def _unclaimed(now: datetime) -> sa.ColumnElement[bool]:
-    return sa.or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now)
+    return sa.or_(_D.claimed_until.is_(None), _D.claimed_until < now)
 
 
 def due_condition(now: datetime) -> sa.ColumnElement[bool]:
     """Queued, due, and not leased to anyone."""
-    return sa.and_(Delivery.status == DeliveryStatus.QUEUED, Delivery.next_attempt_at <= now,
+    return sa.and_(_D.status == DeliveryStatus.QUEUED, _D.next_attempt_at <= now,
                    _unclaimed(now))
 
 
 def has_due(now: datetime) -> bool:
     """Whether any delivery waits to be claimed (one index probe)."""
-    found = db.session.scalar(sa.select(Delivery.id).where(due_condition(now)).limit(1))
+    found = db.session.scalar(sa.select(_D.id).where(due_condition(now)).limit(1))
     db.session.commit()
     return found is not None
 
 
-def claim(now: datetime, limit: int, worker_id: str) -> Claim | None:
+def claim(now: datetime, limit: int, worker_id: str, *,
+          after: tuple[datetime, int] | None = None) -> Claim | None:
     """Lease up to ``limit`` due deliveries to this worker, oldest first, in one statement
-    (and one query for their subscribers' link versions); None when nothing is due."""
+    (and one query for their subscribers' link versions); None when nothing is due.
+
+    ``after`` (the previous claim's ``last_key``) starts the search past the deliveries this
+    sender has just settled: on PostgreSQL their old index entries stay until vacuum, and a
+    search from the start would walk them all again, batch after batch. Callers start from
+    the beginning again when nothing is found after it.
+    """
     token = secrets.token_hex(16)
     span = lease()
     asked = time.monotonic()
-    due = (sa.select(Delivery.id).where(due_condition(now))
-           .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)
+    due = sa.select(_D.id).where(due_condition(now))
+    if after is not None:
+        due = due.where(sa.tuple_(_D.next_attempt_at, _D.id)
+                        > sa.tuple_(sa.literal(after[0], UTCDateTime), sa.literal(after[1])))
+    due = (due.order_by(_D.next_attempt_at, _D.id).limit(limit)
            .with_for_update(skip_locked=True))
     won = db.session.execute(
-        _update(Delivery).where(Delivery.id.in_(due.scalar_subquery()), _unclaimed(now))
+        sa.update(_DELIVERY).where(_D.id.in_(due.scalar_subquery()), _unclaimed(now))
         .values(claimed_by=worker_id, claimed_until=now + span, claim_token=token)
-        .returning(Delivery.id)).all()
+        .returning(_D.id)).all()
     if not won:
         db.session.commit()
         return None
     rows = db.session.execute(
-        sa.select(Delivery.id, Delivery.kind, Delivery.notice_id, Delivery.subscriber_id,
-                  Subscriber.token_version, Subscriber.quarantined_at.is_not(None),
-                  Delivery.to_address, Delivery.attempts, Delivery.created_at)
-        .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(Delivery.claim_token == token)
-        .order_by(Delivery.next_attempt_at, Delivery.id)).all()
+        sa.select(_D.id, _D.kind, _D.notice_id, _D.subscriber_id,
+                  _S.token_version, _S.quarantined_at.is_not(None),
+                  _D.to_address, _D.attempts, _D.created_at,
+                  _D.next_attempt_at)
+        .select_from(_DELIVERY.outerjoin(_SUBSCRIBER, _S.id == _D.subscriber_id))
+        .where(_D.id.in_([row.id for row in won]))  # by primary key, not by token
+        .order_by(_D.next_attempt_at, _D.id)).all()
     db.session.commit()
-    items = [ClaimedDelivery(*row) for row in rows]
-    return Claim(token, worker_id, items, span.total_seconds(), asked + span.total_seconds(),
-                 asked, {item.id for item in items})
+    items = [ClaimedDelivery(*row[:-1]) for row in rows]
+    return Claim(token, worker_id, items, span.total_seconds(),
+                 (rows[-1].next_attempt_at, rows[-1].id), asked + span.total_seconds(), asked,
+                 {item.id for item in items})
 
 
 def renew(claim: Claim, pending: list[int], now: datetime) -> bool:
@@ -133,10 +147,9 @@ def renew(claim: Claim, pending: list[int], now: datetime) -> bool:
     asked = time.monotonic()
     span = lease()
     kept = db.session.scalars(
-        _update(Delivery)
-        .where(Delivery.claim_token == claim.token, Delivery.status == DeliveryStatus.QUEUED,
-               Delivery.id.in_(pending))
-        .values(claimed_until=now + span).returning(Delivery.id)).all()
+        sa.update(_DELIVERY)
+        .where(_mine(claim), _D.id.in_(pending))
+        .values(claimed_until=now + span).returning(_D.id)).all()
     db.session.commit()
     claim.expires, claim.renewed = asked + span.total_seconds(), asked
     return len(kept) == len(pending)
@@ -163,7 +176,10 @@ class Outcome:
 
 
 def _mine(claim: Claim) -> sa.ColumnElement[bool]:
-    return sa.and_(Delivery.claim_token == claim.token, Delivery.status == DeliveryStatus.QUEUED)
+    # Every change of status clears the token (a cancellation too), so holding the token
+    # means the delivery is still queued; no status test, which could lead PostgreSQL's
+    # planner to the status index instead of the primary key.
+    return _D.claim_token == claim.token
 
 
 _LET_GO = {"claimed_until": None, "claimed_by": None, "claim_token": None}
@@ -176,22 +192,18 @@ def settle(claim: Claim, *, sent: list[int], failures: list[Failure], release: l
     outcome = Outcome()
     if sent:
         prefix, suffix = message_ids
-        message_id = sa.literal(prefix) + sa.cast(Delivery.id, sa.String) + sa.literal(suffix)
-        subscribers = db.session.scalars(
-            _update(Delivery).where(_mine(claim), Delivery.id.in_(sent))
-            .values(status=DeliveryStatus.SENT, sent_at=now, attempts=Delivery.attempts + 1,
+        message_id = sa.literal(prefix) + sa.cast(_D.id, sa.String) + sa.literal(suffix)
+        outcome.sent = len(db.session.execute(
+            sa.update(_DELIVERY).where(_mine(claim), _D.id.in_(sent))
+            .values(status=DeliveryStatus.SENT, sent_at=now, attempts=_D.attempts + 1,
                     last_error=None, message_id=message_id, **_LET_GO)
-            .returning(Delivery.subscriber_id)).all()
-        outcome.sent = len(subscribers)
-        db.session.execute(_update(Subscriber).where(
-            Subscriber.id.in_([s for s in subscribers if s is not None]))
-            .values(last_sent_at=now))
+            .returning(_D.id)).all())
     if failures:
         _record_failures(claim, failures, now, retry_limit, outcome)
     if release:
         outcome.released = len(db.session.execute(
-            _update(Delivery).where(_mine(claim), Delivery.id.in_(release))
-            .values(**_LET_GO).returning(Delivery.id)).all())
+            sa.update(_DELIVERY).where(_mine(claim), _D.id.in_(release))
+            .values(**_LET_GO).returning(_D.id)).all())
     db.session.commit()
     return outcome
 
@@ -210,11 +222,8 @@ def _record_failures(claim: Claim, failures: list[Failure], now: datetime, retry
         else:
             retry.append({"key": item.id, "tries": attempts, "error": error,
                           "at": now + backoff(attempts)})
-    # Core statements: executemany with one parameter set per delivery.
-    table, subscribers = Delivery.__table__, Subscriber.__table__
-    fenced = sa.update(table).where(
-        table.c.claim_token == claim.token, table.c.status == DeliveryStatus.QUEUED.value,
-        table.c.id == sa.bindparam("key"))
+    # executemany: one parameter set per delivery.
+    fenced = sa.update(_DELIVERY).where(_mine(claim), _D.id == sa.bindparam("key"))
     if retry:
         db.session.execute(fenced.values(
             attempts=sa.bindparam("tries"), last_error=sa.bindparam("error"),
@@ -222,12 +231,12 @@ def _record_failures(claim: Claim, failures: list[Failure], now: datetime, retry
         outcome.retrying += len(retry)
     if give_up:
         db.session.execute(fenced.values(
-            status=DeliveryStatus.FAILED.value, attempts=sa.bindparam("tries"),
+            status=DeliveryStatus.FAILED, attempts=sa.bindparam("tries"),
             last_error=sa.bindparam("error"), **_LET_GO), give_up)
         outcome.failed += len(give_up)
     if quarantine:
         # The address kept refusing mail: stop sending to it until ops clear it.
         db.session.execute(
-            sa.update(subscribers).where(subscribers.c.id == sa.bindparam("key"))
+            sa.update(_SUBSCRIBER).where(_S.id == sa.bindparam("key"))
             .values(quarantined_at=now, last_failure=sa.bindparam("error"),
                     last_failure_at=now), quarantine)

@@ -15,10 +15,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 
 from .. import emails
 from ..channels import Broken, Connection, Refused, smtp
@@ -51,27 +53,36 @@ class SendReport:
         self.error = other.error or self.error
 
 
-def _settle(claim: Claim, report: SendReport, renderer: emails.Renderer, *, sent: list[int],
-            failures: list[Failure], release: list[int], now: datetime | None) -> None:
-    outcome = claims.settle(claim, sent=sent, failures=failures, release=release,
-                            now=now or utcnow(), message_ids=renderer.message_id_parts(),
-                            retry_limit=max(current_app.config["MAIL_RETRY_LIMIT"], 1))
-    report.sent += outcome.sent
-    report.retrying += outcome.retrying
-    report.failed += outcome.failed
-    report.released += outcome.released
+@dataclass
+class _Sent:
+    """What became of one batch's messages, before it is recorded."""
+
+    sent: list[int] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    release: list[int] = field(default_factory=list)
+    error: str | None = None  # set when the connection broke or stalled
+
+    def settle(self, claim: Claim, report: SendReport, message_ids: tuple[str, str],
+               now: datetime | None) -> None:
+        """Record it (one transaction) and count it into ``report``."""
+        outcome = claims.settle(claim, sent=self.sent, failures=self.failures,
+                                release=self.release, now=now or utcnow(),
+                                message_ids=message_ids,
+                                retry_limit=max(current_app.config["MAIL_RETRY_LIMIT"], 1))
+        report.sent += outcome.sent
+        report.retrying += outcome.retrying
+        report.failed += outcome.failed
+        report.released += outcome.released
+        report.error = self.error or report.error
 
 
-def send_claim(claim: Claim, connection: Connection, renderer: emails.Renderer, *,
-               report: SendReport, now: datetime | None = None,
-               stop: threading.Event | None = None) -> Connection | None:
-    """Send one claimed batch over ``connection``; returns it while it is still usable."""
+def _send_items(claim: Claim, connection: Connection, renderer: emails.Renderer,
+                now: datetime | None, stop: threading.Event | None) -> _Sent:
     sender = emails.envelope_sender()
     timeout = float(current_app.config["MAIL_TIMEOUT_SECONDS"])
     items = claim.items
-    sent: list[int] = []
-    failures: list[Failure] = []
-    index, usable = 0, True
+    done = _Sent()
+    index = 0
     while index < len(items) and not (stop is not None and stop.is_set()):
         if claim.due_for_renewal() or claim.left() < timeout:
             pending = [item.id for item in items[index:]]
@@ -83,30 +94,39 @@ def send_claim(claim: Claim, connection: Connection, renderer: emails.Renderer, 
         try:
             payload, _message_id = renderer.render(item)
         except emails.Undeliverable as exc:
-            failures.append(Failure(item, str(exc), permanent=True, final=True))
+            done.failures.append(Failure(item, str(exc), permanent=True, final=True))
             continue
         except Exception as exc:  # a template bug must not stall the queue
             log.exception("delivery %s could not be rendered", item.id)
-            failures.append(Failure(item, f"Could not render the email: {exc}",
-                                    permanent=True, final=True))
+            done.failures.append(Failure(item, f"Could not render the email: {exc}",
+                                         permanent=True, final=True))
             continue
         try:
             connection.send(sender, item.to_address, payload)
         except Refused as exc:
-            failures.append(Failure(item, exc.reply, permanent=exc.permanent))
+            done.failures.append(Failure(item, exc.reply, permanent=exc.permanent))
             if exc.closing:
-                usable, report.error = False, exc.reply
+                done.error = exc.reply
                 break
         except Broken as exc:
             # It may or may not have arrived: at least once, so it is tried again later.
-            failures.append(Failure(item, str(exc), permanent=False))
-            usable, report.error = False, str(exc)
+            done.failures.append(Failure(item, str(exc), permanent=False))
+            done.error = str(exc)
             break
         else:
-            sent.append(item.id)
-    release = [item.id for item in items[index:]]
-    _settle(claim, report, renderer, sent=sent, failures=failures, release=release, now=now)
-    if not usable:
+            done.sent.append(item.id)
+    done.release = [item.id for item in items[index:]]
+    return done
+
+
+def send_claim(claim: Claim, connection: Connection, renderer: emails.Renderer, *,
+               report: SendReport, now: datetime | None = None,
+               stop: threading.Event | None = None) -> Connection | None:
+    """Send one claimed batch over ``connection`` and record it; returns the connection
+    while it is still usable."""
+    done = _send_items(claim, connection, renderer, now, stop)
+    done.settle(claim, report, renderer.message_id_parts(), now)
+    if done.error is not None:
         connection.close()
         return None
     return connection
@@ -114,9 +134,9 @@ def send_claim(claim: Claim, connection: Connection, renderer: emails.Renderer, 
 
 def _fail_unconnected(claim: Claim, report: SendReport, renderer: emails.Renderer,
                       error: str, now: datetime | None) -> None:
-    failures = [Failure(item, error, permanent=False) for item in claim.items]
-    _settle(claim, report, renderer, sent=[], failures=failures, release=[], now=now)
-    report.error = error
+    failed = _Sent(failures=[Failure(item, error, permanent=False) for item in claim.items],
+                   error=error)
+    failed.settle(claim, report, renderer.message_id_parts(), now)
 
 
 def send_due(*, now: datetime | None = None, batch_size: int | None = None,
@@ -147,8 +167,16 @@ def send_all_due(*, now: datetime | None = None, worker_id: str | None = None) -
     renderer = emails.Renderer()
     connection: Connection | None = None
     worker_id = worker_id or default_worker_id()
-    while (claim := claims.claim(now or utcnow(), current_app.config["MAIL_BATCH_SIZE"],
-                                 worker_id)) is not None:
+    cursor: tuple[datetime, int] | None = None
+    while True:
+        claim = claims.claim(now or utcnow(), current_app.config["MAIL_BATCH_SIZE"], worker_id,
+                             after=cursor)
+        if claim is None and cursor is not None:
+            cursor = None
+            continue
+        if claim is None:
+            break
+        cursor = claim.last_key
         report = SendReport(claimed=len(claim.items))
         if connection is None:
             try:
@@ -172,47 +200,128 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+class _Bookkeeper:
+    """Claims the next batch and records the last one in a thread of its own, so that the
+    connection sends while the database works. Tasks run one at a time, in order."""
+
+    def __init__(self, app: Flask, worker_id: str, batch: int) -> None:
+        self.worker_id, self.batch = worker_id, batch
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="mail-book",
+                                       initializer=self._enter, initargs=(app,))
+        self.recorded: Future[None] | None = None
+
+    @staticmethod
+    def _enter(app: Flask) -> None:
+        app.app_context().push()  # this thread's own context and database session
+
+    def claim(self, after: tuple[datetime, int] | None) -> Future[Claim | None]:
+        """Claim the next batch after ``after`` (from the start when None)."""
+        return self.pool.submit(self._guarded, claims.claim, utcnow(), self.batch,
+                                self.worker_id, after=after)
+
+    def record(self, done: _Sent, claim: Claim, message_ids: tuple[str, str]) -> None:
+        """Record a sent batch; a failure surfaces at the next ``check``."""
+        self.check()
+        self.recorded = self.pool.submit(self._guarded, done.settle, claim, SendReport(),
+                                         message_ids, None)
+
+    def check(self, wait: bool = True) -> None:
+        """Raise what the last recording raised, if anything (without waiting for it to
+        finish unless ``wait``)."""
+        recorded = self.recorded
+        if recorded is not None and (wait or recorded.done()):
+            self.recorded = None
+            recorded.result()
+
+    @staticmethod
+    def _guarded(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except Exception:
+            db.session.rollback()
+            db.session.remove()
+            raise
+
+    def close(self) -> None:
+        """Finish what was asked, then end the thread."""
+        self.pool.shutdown(wait=True)
+
+
 def run_connection(stop: threading.Event, *, worker_id: str,
                    progress: Callable[[str | None], None]) -> None:
     """Send due mail over one connection until ``stop`` is set (one worker thread's body).
 
-    ``progress(None)`` is called whenever the loop moved (a batch settled, or nothing was
-    due); ``progress(error)`` when the relay or the database failed it: a worker whose loop
-    is blocked or failing stops calling ``progress(None)``, so ops see it as stuck.
+    While a batch is sent, the next one is claimed and the last one recorded in a second
+    thread, so at most two batches per connection are in flight. ``progress(None)`` is called
+    whenever the loop moved (a batch went out, or nothing was due); ``progress(error)`` when
+    the relay or the database failed it: a worker whose loop is blocked or failing stops
+    calling ``progress(None)``, so ops see it as stuck.
     """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     renderer = emails.Renderer()
+    book = _Bookkeeper(app, worker_id, current_app.config["MAIL_BATCH_SIZE"])
     connection: Connection | None = None
+    upcoming: Future[Claim | None] | None = None
+    cursor: tuple[datetime, int] | None = None
     last_busy = time.monotonic()
-    batch = current_app.config["MAIL_BATCH_SIZE"]
-    while not stop.is_set():
-        try:
-            if connection is None:
-                if not claims.has_due(utcnow()):
+    try:
+        while not stop.is_set():
+            try:
+                book.check(wait=False)
+                if connection is None:
+                    if not claims.has_due(utcnow()):
+                        progress(None)
+                        stop.wait(POLL_SECONDS)
+                        continue
+                    connection = smtp.connect()
+                claim = (upcoming or book.claim(cursor)).result()
+                upcoming = None
+                if claim is None and cursor is not None:
+                    cursor = None  # from the start: released or retried mail waits there
+                    continue
+                if claim is None:
                     progress(None)
+                    if time.monotonic() - last_busy > IDLE_SECONDS:
+                        connection.close()
+                        connection = None
                     stop.wait(POLL_SECONDS)
                     continue
-                connection = smtp.connect()
-            claim = claims.claim(utcnow(), batch, worker_id)
-            if claim is None:
-                progress(None)
-                if time.monotonic() - last_busy > IDLE_SECONDS:
+                cursor = claim.last_key
+                upcoming = book.claim(cursor)
+                done = _send_items(claim, connection, renderer, None, stop)
+                book.record(done, claim, renderer.message_id_parts())
+                last_busy = time.monotonic()
+                if done.error is not None:
                     connection.close()
                     connection = None
-                stop.wait(POLL_SECONDS)
-                continue
-            report = SendReport(claimed=len(claim.items))
-            connection = send_claim(claim, connection, renderer, report=report, stop=stop)
-            last_busy = time.monotonic()
-            progress(report.error if connection is None else None)
-        except Broken as exc:
-            log.warning("SMTP connection to %s failed: %s", smtp.relay(), exc)
-            progress(f"SMTP {smtp.relay()}: {exc}")
-            stop.wait(PAUSE_SECONDS)
-        except Exception as exc:  # the database went away: wait, then start over
-            log.exception("sending failed; trying again in %s s", PAUSE_SECONDS)
-            db.session.rollback()
-            db.session.remove()
-            progress(f"{type(exc).__name__}: {exc}"[:500])
-            stop.wait(PAUSE_SECONDS)
-    if connection is not None:
-        connection.close()
+                    upcoming = _release(book, upcoming, renderer)
+                progress(done.error)
+            except Broken as exc:
+                log.warning("SMTP connection to %s failed: %s", smtp.relay(), exc)
+                progress(f"SMTP {smtp.relay()}: {exc}")
+                stop.wait(PAUSE_SECONDS)
+            except Exception as exc:  # the database went away: wait, then start over
+                log.exception("sending failed; trying again in %s s", PAUSE_SECONDS)
+                db.session.rollback()
+                db.session.remove()
+                upcoming = None
+                progress(f"{type(exc).__name__}: {exc}"[:500])
+                stop.wait(PAUSE_SECONDS)
+        upcoming = _release(book, upcoming, renderer)
+    finally:
+        book.close()
+        if connection is not None:
+            connection.close()
+
+
+def _release(book: _Bookkeeper, upcoming: Future[Claim | None] | None,
+             renderer: emails.Renderer) -> None:
+    """Hand back a batch claimed ahead that will not be sent now."""
+    try:
+        claim = upcoming.result() if upcoming is not None else None
+    except Exception:
+        return None  # its lease runs out by itself
+    if claim is not None:
+        book.record(_Sent(release=[item.id for item in claim.items]), claim,
+                    renderer.message_id_parts())
+    return None
