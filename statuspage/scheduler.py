@@ -195,10 +195,9 @@ def _in_app_context(app: Flask, job: Job) -> Callable[[], None]:
             try:
                 job.func()
             except Exception:
-                db.session.rollback()
                 log.exception("job %s failed; it runs again at its next interval", job.id)
             finally:
-                db.session.remove()
+                notifications.reset_session()
 
     return run
 
@@ -220,14 +219,20 @@ def _expansion_loop(app: Flask, stop: threading.Event) -> None:
                     stop.wait(notifications.sending.POLL_SECONDS)
             except Exception:
                 log.exception("expanding notices failed; trying again shortly")
-                db.session.rollback()
-                db.session.remove()
+                notifications.reset_session()
                 stop.wait(notifications.sending.PAUSE_SECONDS)
 
 
 def _sending_loop(app: Flask, stop: threading.Event, progress: Progress) -> None:
     with app.app_context():
-        notifications.run_connection(stop, worker_id=progress.worker_id, progress=progress)
+        while not stop.is_set():
+            try:
+                notifications.run_connection(stop, worker_id=progress.worker_id,
+                                             progress=progress)
+            except Exception:  # never let a sending thread die: start it over
+                log.exception("a sending loop failed; starting it again")
+                notifications.reset_session()
+                stop.wait(notifications.sending.PAUSE_SECONDS)
 
 
 class MailLoops:
@@ -280,8 +285,7 @@ def run_forever(app: Flask) -> None:
     rest of its batch.
     """
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    with app.app_context():
-        beat()
+    _in_app_context(app, JOBS[0])()  # seen at once; a database still down is retried later
     loops = MailLoops(app).start()
     try:
         build(app, BlockingScheduler(timezone="UTC")).start()

@@ -27,12 +27,19 @@ from .queue import (
     retry_failed,
     send_test_email,
 )
-from .sending import SendReport, default_worker_id, run_connection, send_all_due, send_due
+from .sending import (
+    SendReport,
+    default_worker_id,
+    reset_session,
+    run_connection,
+    send_all_due,
+    send_due,
+)
 
 __all__ = [
     "DeliveryCounts", "MailError", "QueueStatus", "SendReport", "backoff", "default_worker_id",
     "deliver", "delivery_counts", "expand_notices", "expand_step", "failed_deliveries", "lease",
-    "queue_status", "retry_failed", "run_connection", "send_all_due", "send_due",
+    "queue_status", "reset_session", "retry_failed", "run_connection", "send_all_due", "send_due",
     "send_test_email",
 ]
 

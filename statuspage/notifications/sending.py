@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, current_app
 
 from .. import emails
@@ -96,6 +97,8 @@ def _send_items(claim: Claim, connection: Connection, renderer: emails.Renderer,
         except emails.Undeliverable as exc:
             done.failures.append(Failure(item, str(exc), permanent=True, final=True))
             continue
+        except sa.exc.SQLAlchemyError:
+            raise  # the database, not the email: the batch waits for its lease to run out
         except Exception as exc:  # a template bug must not stall the queue
             log.exception("delivery %s could not be rendered", item.id)
             done.failures.append(Failure(item, f"Could not render the email: {exc}",
@@ -200,6 +203,16 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def reset_session() -> None:
+    """Drop this thread's session after a database error: the rollback itself may fail on a
+    connection the server closed; the next query connects afresh."""
+    try:
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError:
+        pass
+    db.session.remove()
+
+
 class _Bookkeeper:
     """Claims the next batch and records the last one in a thread of its own, so that the
     connection sends while the database works. Tasks run one at a time, in order."""
@@ -238,8 +251,7 @@ class _Bookkeeper:
         try:
             return call(*args, **kwargs)
         except Exception:
-            db.session.rollback()
-            db.session.remove()
+            reset_session()
             raise
 
     def close(self) -> None:
@@ -302,8 +314,7 @@ def run_connection(stop: threading.Event, *, worker_id: str,
                 stop.wait(PAUSE_SECONDS)
             except Exception as exc:  # the database went away: wait, then start over
                 log.exception("sending failed; trying again in %s s", PAUSE_SECONDS)
-                db.session.rollback()
-                db.session.remove()
+                reset_session()
                 upcoming = None
                 progress(f"{type(exc).__name__}: {exc}"[:500])
                 stop.wait(PAUSE_SECONDS)
