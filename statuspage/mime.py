@@ -40,11 +40,24 @@ def raw_header(name: str, value: str) -> bytes:
 
 
 def _no_leading_dots(encoded: bytes) -> bytes:
-    # "=2E" is a dot in quoted-printable: with no line starting with ".", SMTP needs no
-    # dot-stuffing pass over each message.
-    if encoded[:1] == b".":
-        encoded = b"=2E" + encoded[1:]
-    return encoded.replace(b"\r\n.", b"\r\n=2E")
+    """Write a dot that starts a line as "=2E" (quoted-printable for "."), re-wrapping the
+    line if that makes it too long: with no line starting with ".", SMTP's dot-stuffing
+    pass over each message is not needed."""
+    if not (encoded[:1] == b"." or b"\r\n." in encoded):
+        return encoded
+    out = []
+    for line in encoded.split(b"\r\n"):
+        while line[:1] == b".":
+            line = b"=2E" + line[1:]
+            if len(line) <= 76:
+                break
+            cut = 75
+            while b"=" in line[cut - 2:cut]:  # never inside an =XX escape
+                cut -= 1
+            out.append(line[:cut] + b"=")
+            line = line[cut:]
+        out.append(line)
+    return b"\r\n".join(out)
 
 
 def _qp_text(text: str) -> bytes:
@@ -104,7 +117,7 @@ class MessageTemplate:
         self._boundary = boundary.encode("ascii")
         self._head = b"".join([header(name, value) for name, value in headers] + [
             b"MIME-Version: 1.0\r\n",
-            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode("ascii"),
+            f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n'.encode("ascii"),
         ])
         self._parts = [_Part("plain", text, self._slot), _Part("html", html, self._slot)]
 
