@@ -378,8 +378,14 @@ def outage(url: str, sink: Sink, folder: Path, repeat: int = 1) -> list[tuple[fl
     return results
 
 
-def workers(url: str, sink: Sink, folder: Path) -> dict[int, float]:
-    """msg/s of 1, 2 and 4 worker processes (one connection each) on SEND queued emails."""
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def workers(url: str, sink: Sink, folder: Path) -> dict[int, tuple[float, float]]:
+    """(msg/s, worker CPU µs per email) of 1, 2 and 4 worker processes (one connection
+    each) on SEND queued emails."""
     app = _app(url, MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port)
     rates = {}
     with app.app_context():
@@ -399,7 +405,10 @@ def workers(url: str, sink: Sink, folder: Path) -> dict[int, float]:
                     claimed_until=None, claimed_by=None, claim_token=None))
                 db.session.commit()
                 start = time.time()
-                rates[count] = SEND / (sink.wait_for(SEND, timeout=600) - start)
+                before = sum(_cpu_seconds(p.pid) for p in procs)
+                rate = SEND / (sink.wait_for(SEND, timeout=600) - start)
+                cpu = sum(_cpu_seconds(p.pid) for p in procs) - before
+                rates[count] = (rate, cpu / SEND * 1e6)
             finally:
                 _stop(procs)
             db.session.execute(sa.update(Delivery).values(
@@ -447,7 +456,10 @@ def main() -> None:
                 if name == "PostgreSQL":
                     rates = workers(url, sink, folder)
                     print(f"[{name}] worker processes (1 connection each), {SEND:,} emails: "
-                          + ", ".join(f"{n}: {r:,.0f} msg/s" for n, r in rates.items())
-                          + f"; 4 workers / 1 worker: {rates[4] / rates[1]:.2f}", flush=True)
+                          + ", ".join(f"{n}: {r:,.0f} msg/s ({c:.0f} µs CPU per email)"
+                                      for n, (r, c) in rates.items())
+                          + f"; 4 workers / 1 worker: {rates[4][0] / rates[1][0]:.2f}; load "
+                          f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+                          flush=True)
         finally:
             sink.stop()
