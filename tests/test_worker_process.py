@@ -145,14 +145,15 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_at_most_that_batch(
     assert {a for a, n in received.items() if n > 1} == sent_by_the_dead
     assert held_address in sent_by_the_dead and len(sent_by_the_dead) <= 2 * BATCH
     assert max(received.values()) == 2
-    # The new worker sent the rest at once, but the dead one's claims only once their lease
-    # had run out.
-    lease_end = max(until for _, until in in_flight).astimezone(UTC).timestamp()
+    # The new worker sent the rest at once, but each of the dead one's claims only once its
+    # own lease had run out (its two batches were claimed at different times).
     later = holding_smtp.arrivals[HOLD_AT:]
-    retaken = [when for address, when in later if address in claimed]
+    lease_of = {address: until.astimezone(UTC).timestamp() for address, until in in_flight}
+    retaken = [(when, lease_of[address]) for address, when in later if address in claimed]
     others = [when for address, when in later if address not in claimed]
-    assert min(retaken) >= lease_end > killed_at
-    assert min(others) < lease_end
+    assert retaken and all(when >= lease_end for when, lease_end in retaken)
+    assert min(lease_of.values()) > killed_at
+    assert min(others) < max(lease_of.values())
     _db.session.remove()
     statuses = Counter(_db.session.scalars(sa.select(Delivery.status)))
     assert statuses == {DeliveryStatus.SENT: SUBSCRIBERS}
