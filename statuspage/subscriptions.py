@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import enum
-import hmac
 import io
 import secrets
 from collections.abc import Iterable
@@ -20,8 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from itsdangerous import BadSignature, Serializer, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_encode, int_to_bytes
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from . import components as comp
@@ -42,7 +40,6 @@ from .validation import (
 # A second request for the same address within this time sends nothing more, so the form
 # cannot be used to flood someone's inbox.
 LINK_RESEND_COOLDOWN = timedelta(minutes=2)
-_SIGNERS = "statuspage.subscriptions.signers"
 
 
 class TokenPurpose(enum.StrEnum):
@@ -120,7 +117,8 @@ class Subscriber(db.Model):
 
 # --- addresses and links ----------------------------------------------------------------------
 
-def _serializer(purpose: TokenPurpose) -> URLSafeTimedSerializer:
+def serializer(purpose: TokenPurpose) -> URLSafeTimedSerializer:
+    """The signer of one purpose's links (its own salt)."""
     return URLSafeTimedSerializer(current_app.secret_key,
                                   salt=f"statuspage.subscriber.{purpose}")
 
@@ -128,39 +126,7 @@ def _serializer(purpose: TokenPurpose) -> URLSafeTimedSerializer:
 def make_token(subscriber: Subscriber, purpose: TokenPurpose | str) -> str:
     """A signed link token that acts for ``subscriber`` for one purpose."""
     purpose = TokenPurpose(purpose)
-    return _serializer(purpose).dumps({"s": subscriber.id, "v": subscriber.token_version})
-
-
-def link_tokens(subscriber_id: int, token_version: int,
-                purposes: Iterable[TokenPurpose]) -> dict[TokenPurpose, str]:
-    """The tokens ``make_token`` would make for several purposes, at a fraction of the cost.
-
-    Each purpose's signing key is derived once per process, and the payload and timestamp are
-    shared by the purposes: an email carries two links, and a worker signs thousands a second.
-    """
-    signers = current_app.extensions.setdefault(_SIGNERS, {})
-    key = current_app.secret_key
-    tokens: dict[TokenPurpose, str] = {}
-    value = b""
-    for purpose in purposes:
-        cached = signers.get((key, purpose))
-        if cached is None:
-            serializer = _serializer(purpose)
-            signer = serializer.make_signer(serializer.salt)
-            # A keyed HMAC copied per token: OpenSSL's key set-up is most of its cost.
-            mac = hmac.new(signer.derive_key(), digestmod=signer.digest_method().name)
-            cached = signers[(key, purpose)] = (serializer, signer, mac)
-        serializer, signer, keyed = cached
-        if not value:
-            # As URLSafeTimedSerializer.dumps writes it: a payload this small never compresses.
-            payload = base64_encode(Serializer.dump_payload(
-                serializer, {"s": subscriber_id, "v": token_version}))
-            value = payload + signer.sep + base64_encode(int_to_bytes(signer.get_timestamp()))
-        mac = keyed.copy()
-        mac.update(value)
-        signature = mac.digest()
-        tokens[purpose] = (value + signer.sep + base64_encode(signature)).decode("ascii")
-    return tokens
+    return serializer(purpose).dumps({"s": subscriber.id, "v": subscriber.token_version})
 
 
 def confirm_max_age() -> timedelta:
@@ -178,7 +144,7 @@ def load_token(purpose: TokenPurpose | str, token: str, *, now: datetime | None 
     purpose = TokenPurpose(purpose)
     now = now or utcnow()
     try:
-        payload, signed_at = _serializer(purpose).loads(token, return_timestamp=True)
+        payload, signed_at = serializer(purpose).loads(token, return_timestamp=True)
         subscriber_id, version = int(payload["s"]), int(payload["v"])
     except (BadSignature, KeyError, TypeError, ValueError):
         raise TokenInvalid("This link is not valid. It may have been cut short when it "
@@ -194,7 +160,7 @@ def load_token(purpose: TokenPurpose | str, token: str, *, now: datetime | None 
 def _expired_token_subscriber(purpose: TokenPurpose, token: str) -> Subscriber | None:
     """The subscriber of a genuine (correctly signed) token, ignoring its age."""
     try:
-        payload = _serializer(purpose).loads(token)  # no max_age: the age is not checked
+        payload = serializer(purpose).loads(token)  # no max_age: the age is not checked
         subscriber = db.session.get(Subscriber, int(payload["s"]))
     except (BadSignature, KeyError, TypeError, ValueError):
         return None

@@ -244,18 +244,3 @@ def test_the_export_lists_every_subscriber_without_spreadsheet_formulas(
     assert lines[1].startswith("'=cmd@example.com,20")
     assert ",API,," in lines[1]
 
-
-def test_link_tokens_are_the_tokens_make_token_makes(db: Any) -> None:
-    subscriber = subs.choose(subs.find_subscriber(subs.subscribe("reader@example.com")),
-                             all_components=True)
-    purposes = [subs.TokenPurpose.MANAGE, subs.TokenPurpose.UNSUBSCRIBE]
-
-    fast = subs.link_tokens(subscriber.id, subscriber.token_version, purposes)
-
-    for purpose in purposes:
-        assert subs.load_token(purpose, fast[purpose]) == subscriber
-        # Equal to the slow path's token, but for a timestamp a second apart at most.
-        slow = subs.make_token(subscriber, purpose)
-        assert fast[purpose].split(".")[0] == slow.split(".")[0]
-    with pytest.raises(subs.TokenInvalid):
-        subs.load_token(subs.TokenPurpose.MANAGE, fast[subs.TokenPurpose.UNSUBSCRIBE])
