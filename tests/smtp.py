@@ -27,7 +27,7 @@ from statuspage.extensions import mail
 HOST = "127.0.0.1"
 
 
-class _Recorder:
+class Recorder:
     """The aiosmtpd handler: refuses recipients as told, records what it accepts."""
 
     def __init__(self) -> None:
@@ -76,7 +76,7 @@ class SmtpServer:
     """A recording SMTP server on loopback that can refuse mail and go down on request."""
 
     def __init__(self) -> None:
-        self.handler = _Recorder()
+        self.handler = Recorder()
         self.port = 0
         self._controller: _BoundController | None = None
 

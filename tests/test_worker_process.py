@@ -23,7 +23,7 @@ from statuspage import subscriptions as subs
 from statuspage.extensions import db as _db
 from statuspage.incidents import open_incident
 from statuspage.outbox import Delivery, DeliveryStatus
-from tests.smtp import SmtpServer, _Recorder
+from tests.smtp import Recorder, SmtpServer
 
 SUBSCRIBERS = 60
 BATCH = 10
@@ -33,7 +33,7 @@ HOLD_AT = 25  # the server keeps the 25th message waiting for its reply: the bat
 DEADLINE = 45
 
 
-class _HoldingRecorder(_Recorder):
+class _HoldingRecorder(Recorder):
     """Records each message, and keeps the sender of the HOLD_AT-th waiting for the reply."""
 
     def __init__(self) -> None:

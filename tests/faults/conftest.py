@@ -31,7 +31,7 @@ from statuspage.extensions import db as _db
 from statuspage.incidents import open_incident
 from statuspage.outbox import Delivery, DeliveryStatus, Notice
 from statuspage.subscriptions import Subscriber
-from tests.smtp import SmtpServer, _Recorder
+from tests.smtp import Recorder, SmtpServer
 
 LONG = os.environ.get("STATUSPAGE_FAULTS_LONG") == "1"
 # The settings every fault test's workers run with: short timeouts and leases, so that a
@@ -44,7 +44,7 @@ WORKER_SETTINGS = {
 IN_FLIGHT_PER_WORKER = 2 * 20 * 2  # two batches per connection (one sent, one claimed ahead)
 
 
-class FaultRecorder(_Recorder):
+class FaultRecorder(Recorder):
     """Counts what it accepts per address; refuses, stalls or drops as the test says."""
 
     def __init__(self) -> None:
