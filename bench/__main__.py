@@ -1,6 +1,10 @@
-"""Run every benchmark: `python -m bench` (or `make bench`)."""
+"""Run the benchmarks: `python -m bench` (or `make bench`) runs all, `python -m bench mail` one."""
 
-from . import page
+import sys
+
+from . import mail, page
 
 if __name__ == "__main__":
-    page.main()
+    chosen = sys.argv[1:] or ["page", "mail"]
+    for name in chosen:
+        {"page": page.main, "mail": mail.main}[name]()

@@ -92,11 +92,28 @@ SETTINGS: tuple[Setting, ...] = (
             "Attempts before an email the server rejects permanently (5xx) is marked failed "
             "and its address quarantined. Temporary failures (4xx, no connection) retry with "
             "back-off for up to two days."),
-    Setting("MAIL_BATCH_SIZE", "MAIL_BATCH_SIZE", 50, parse_int,
-            "Emails a worker claims and sends over one SMTP connection at a time."),
-    Setting("MAIL_LEASE_SECONDS", "MAIL_LEASE_SECONDS", 300, parse_int,
-            "Seconds a worker owns the emails it claimed; those of a worker that died are sent "
-            "by another after this. Keep it far longer than sending one batch takes."),
+    Setting("MAIL_BATCH_SIZE", "MAIL_BATCH_SIZE", 100, parse_int,
+            "Emails one SMTP connection claims at a time and marks sent in one statement; a "
+            "worker killed mid-batch may repeat up to this many per connection."),
+    Setting("MAIL_CONNECTIONS", "MAIL_CONNECTIONS", 4, parse_int,
+            "SMTP connections each worker sends over at once, each with batches of its own."),
+    Setting("MAIL_TIMEOUT_SECONDS", "MAIL_TIMEOUT_SECONDS", 20, parse_int,
+            "Longest wait for the relay: connecting, each SMTP command, and one whole message. "
+            "A relay that stays silent longer ends the batch; what was not sent is retried."),
+    Setting("MAIL_LEASE_SECONDS", "MAIL_LEASE_SECONDS", 45, parse_int,
+            "Seconds a worker owns the emails it claimed, renewed every third of it while the "
+            "batch runs; the unsent emails of a worker that died are taken over after this. "
+            "At least twice MAIL_TIMEOUT_SECONDS."),
+    Setting("MAIL_RETRY_BACKOFF_SECONDS", "MAIL_RETRY_BACKOFF_SECONDS", 30, parse_int,
+            "Wait before the first retry of an email that failed for a temporary reason; it "
+            "doubles with each attempt, up to an hour."),
+    Setting("MAIL_DKIM_KEY_FILE", "MAIL_DKIM_KEY_FILE", None, str,
+            "PEM file of the RSA private key that DKIM-signs every email (with "
+            "MAIL_DKIM_SELECTOR); unset: no DKIM signature (or let the relay sign)."),
+    Setting("MAIL_DKIM_SELECTOR", "MAIL_DKIM_SELECTOR", None, str,
+            "DKIM selector: the public key is published at SELECTOR._domainkey.DOMAIN."),
+    Setting("MAIL_DKIM_DOMAIN", "MAIL_DKIM_DOMAIN", None, str,
+            "DKIM signing domain (`d=`); the domain of MAIL_DEFAULT_SENDER if unset."),
     Setting("MAINTENANCE_REMINDER_MINUTES", "MAINTENANCE_REMINDER_MINUTES", 60, parse_int,
             "How long before a scheduled maintenance starts its reminder is emailed."),
     Setting("CONFIRM_TOKEN_MAX_AGE_DAYS", "CONFIRM_TOKEN_MAX_AGE_DAYS", 7, parse_int,
@@ -168,3 +185,17 @@ def check(config: Mapping[str, Any]) -> None:
         )
     if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
         raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL cannot both be true.")
+    for key in ("MAIL_BATCH_SIZE", "MAIL_CONNECTIONS", "MAIL_TIMEOUT_SECONDS"):
+        if key in config and int(config[key]) < 1:
+            raise ConfigError(f"{key} must be at least 1.")
+    timeout, lease = config.get("MAIL_TIMEOUT_SECONDS"), config.get("MAIL_LEASE_SECONDS")
+    if timeout is not None and lease is not None and lease < 2 * timeout:
+        # A send may block for the timeout; the lease must outlast it with a renewal to spare.
+        raise ConfigError(f"MAIL_LEASE_SECONDS ({lease}) must be at least twice "
+                          f"MAIL_TIMEOUT_SECONDS ({timeout}).")
+    if bool(config.get("MAIL_DKIM_KEY_FILE")) != bool(config.get("MAIL_DKIM_SELECTOR")):
+        raise ConfigError("MAIL_DKIM_KEY_FILE and MAIL_DKIM_SELECTOR are set together or not "
+                          "at all.")
+    key_file = config.get("MAIL_DKIM_KEY_FILE")
+    if key_file and not os.path.isfile(key_file):
+        raise ConfigError(f"MAIL_DKIM_KEY_FILE: no such file {key_file!r}.")

@@ -85,6 +85,11 @@ def _enforce_sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) 
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Write-ahead log: readers never wait for the writer (the web pages while a worker
+        # sends). FULL syncs the log at every commit, so a committed update or queued email
+        # survives a power cut too; the worker commits once per batch, not per email.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
 

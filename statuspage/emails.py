@@ -1,35 +1,68 @@
-"""Emails: what each delivery says, as a multipart text and HTML message.
+"""Emails: what each delivery says, rendered once per notice and language, filled per recipient.
 
-One ``.txt`` and one ``.html`` template per kind of email (``templates/email/``), filled with
-the notice's incident and update and the subscriber's own signed links; threading headers so
-one incident's emails stay together, and the list headers mail clients unsubscribe with.
+One ``.txt`` and one ``.html`` template per kind of email (``templates/email/``). A ``Renderer``
+renders each (kind, notice, language) once into a ``mime.MessageTemplate`` whose only personal
+parts are the address, the subscriber's signed links and the Message-ID, and fills it for each
+recipient without a database query. One incident's emails share one subject and refer to one
+thread id, so mail clients keep them together; the status is the first line of the body.
 """
 
 from __future__ import annotations
 
+import hmac
 import html
-from dataclasses import dataclass, field
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from email.headerregistry import Address
 from email.utils import parseaddr
-from typing import Any
+from typing import Any, Protocol
 
+import dkim
 from flask import current_app, render_template
-from flask_mail import Message
+from flask_babel import force_locale
+from itsdangerous import Serializer
+from itsdangerous.encoding import base64_encode, int_to_bytes
 
-from . import links, times
+from . import links, mime, times
 from .extensions import db
 from .incidents import Incident, IncidentUpdate
-from .markup import render_markdown, to_plain_text
+from .markup import markdown_to_text, render_markdown
 from .outbox import Delivery, DeliveryKind, Notice, NoticeKind
 from .site import PageSettings, get_page_settings
-from .subscriptions import Subscriber, TokenPurpose, make_token
+from .subscriptions import Subscriber, TokenPurpose
+from .subscriptions import serializer as subs_serializer
 from .vocabulary import status_label
 
 SUBJECT_MAX = 250
+DEFAULT_LANGUAGE = "en"
+# A rendered notice is reused this long, so edits to the page or the update show up soon.
+RENDER_MAX_AGE = 60.0
+# Covered by the DKIM signature (RFC 8058 asks for both List-Unsubscribe headers).
+DKIM_HEADERS = (b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Reply-To",
+                b"In-Reply-To", b"References", b"List-Id", b"List-Unsubscribe",
+                b"List-Unsubscribe-Post", b"MIME-Version", b"Content-Type")
+
+
+_SIGNERS = "statuspage.emails.signers"
 
 
 class Undeliverable(Exception):
     """A delivery that can never be sent as it stands (its incident or subscriber is gone)."""
+
+
+class Addressed(Protocol):
+    """What rendering needs to know of one delivery (a claimed row, not an ORM object)."""
+
+    id: int
+    kind: DeliveryKind
+    notice_id: int | None
+    subscriber_id: int | None
+    token_version: int | None
+    quarantined: bool
+    to_address: str
+    language: str
 
 
 def header_text(value: str, max_length: int = SUBJECT_MAX) -> str:
@@ -48,130 +81,263 @@ def message_id(delivery_id: int, page: PageSettings) -> str:
     return f"<delivery-{delivery_id}.{page.page_code}@{links.host()}>"
 
 
+def envelope_sender() -> str:
+    """The SMTP envelope sender (MAIL FROM): the address of MAIL_DEFAULT_SENDER."""
+    return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
+
+
+def sender(page: PageSettings) -> str:
+    """The From of every email: MAIL_DEFAULT_SENDER, named after the page unless it names
+    itself; the name is quoted or encoded only when it has to be."""
+    name, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    return str(Address(display_name=header_text(name or page.name, 100), addr_spec=address))
+
+
 def _local(value: datetime | None, page: PageSettings) -> str:
     return times.local(value, page.zone) if value is not None else ""
 
 
-def sender(page: PageSettings) -> tuple[str, str] | str:
-    """The From of every email: MAIL_DEFAULT_SENDER, named after the page unless it names
-    itself."""
-    name, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
-    return (header_text(name or page.name, 100), address) if address else address
+def _common_headers(page: PageSettings) -> list[tuple[str, str]]:
+    headers = [("From", sender(page))]
+    reply_to = current_app.config.get("MAIL_REPLY_TO")
+    if reply_to:
+        headers.append(("Reply-To", reply_to))
+    return headers + [("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All")]
 
 
-@dataclass
-class RenderContext:
-    """What the emails of one batch share: the page, and each notice loaded once."""
-
-    page: PageSettings
-    notices: dict[int, tuple[Notice, Incident | None, IncidentUpdate | None]] = field(
-        default_factory=dict)
-
-    def notice(self, notice_id: int | None) -> tuple[Notice, Incident, IncidentUpdate | None]:
-        """The notice, its incident and its update; Undeliverable once any is gone."""
-        if notice_id is None:
-            raise Undeliverable("The notice of this email was deleted.")
-        if notice_id not in self.notices:
-            notice = db.session.get(Notice, notice_id)
-            if notice is None:
-                raise Undeliverable("The notice of this email was deleted.")
-            incident = db.session.get(Incident, notice.incident_id) if notice.incident_id else None
-            update = db.session.get(IncidentUpdate, notice.update_id) if notice.update_id else None
-            self.notices[notice_id] = (notice, incident, update)
-        notice, incident, update = self.notices[notice_id]
-        if incident is None or (notice.kind is NoticeKind.INCIDENT_UPDATE and update is None):
-            raise Undeliverable("The incident was deleted before this email was sent.")
-        return notice, incident, update
+def _notice_parts(notice_id: int | None) -> tuple[Notice, Incident, IncidentUpdate | None]:
+    notice = db.session.get(Notice, notice_id) if notice_id is not None else None
+    if notice is None:
+        raise Undeliverable("The notice of this email was deleted.")
+    incident = db.session.get(Incident, notice.incident_id) if notice.incident_id else None
+    update = db.session.get(IncidentUpdate, notice.update_id) if notice.update_id else None
+    if incident is None or (notice.kind is NoticeKind.INCIDENT_UPDATE and update is None):
+        raise Undeliverable("The incident was deleted before this email was sent.")
+    return notice, incident, update
 
 
-def _links(subscriber: Subscriber) -> dict[str, str]:
-    return {
-        "manage_url": links.manage(make_token(subscriber, TokenPurpose.MANAGE)),
-        "unsubscribe_url": links.unsubscribe(make_token(subscriber, TokenPurpose.UNSUBSCRIBE)),
-    }
-
-
-def _incident_context(incident: Incident, update: IncidentUpdate | None, page: PageSettings
-                      ) -> dict[str, Any]:
+def _incident_values(kind: DeliveryKind, incident: Incident, update: IncidentUpdate | None,
+                     page: PageSettings) -> dict[str, Any]:
     if update is not None and update.affected:
         affected = [(a.component_name, a.new_status.label) for a in update.affected]
     else:
         affected = [(c.name, c.status.label) for c in incident.components]
-    return {
-        "incident": incident,
-        "incident_name": incident.name,
-        "incident_url": links.incident(incident.id),
-        "affected": affected,
+    values: dict[str, Any] = {
+        "incident": incident, "incident_name": incident.name,
+        "incident_url": links.incident(incident.id), "affected": affected,
         "window": (f"{_local(incident.scheduled_for, page)} to "
                    f"{_local(incident.scheduled_until, page)}"
                    if incident.is_maintenance and incident.scheduled_for else ""),
     }
+    if kind is DeliveryKind.MAINTENANCE_REMINDER:
+        values["starts_at"] = _local(incident.scheduled_for, page)
+    else:
+        assert update is not None
+        values.update(status_label=status_label(update.status),
+                      body_html=render_markdown(update.body),
+                      body_text=markdown_to_text(update.body),
+                      posted_at=_local(update.display_at, page))
+    return values
 
 
-def render_delivery(delivery: Delivery, context: RenderContext | None = None) -> Message:
-    """The email for one delivery: multipart text and HTML, with threading and list headers."""
-    context = context or RenderContext(get_page_settings())
-    page = context.page
-    subscriber = (db.session.get(Subscriber, delivery.subscriber_id)
-                  if delivery.subscriber_id is not None else None)
-    if subscriber is None:
-        raise Undeliverable("The subscriber of this email no longer exists.")
-    if subscriber.quarantined:
-        raise Undeliverable("The address is quarantined after repeated permanent failures.")
-    values: dict[str, Any] = {"page": page, "subscriber": subscriber,
-                              "support_url": page.support_url or page.url}
-    headers = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
-    kind = delivery.kind
+def link_tokens(subscriber_id: int, token_version: int,
+                purposes: Iterable[TokenPurpose]) -> dict[TokenPurpose, str]:
+    """The tokens ``make_token`` would make for several purposes, at a fraction of the cost.
+
+    Each purpose's signing key is derived once per process, and the payload and timestamp are
+    shared by the purposes: an email carries two links, and a worker signs thousands a second.
+    """
+    signers = current_app.extensions.setdefault(_SIGNERS, {})
+    key = current_app.secret_key
+    tokens: dict[TokenPurpose, str] = {}
+    value = b""
+    for purpose in purposes:
+        cached = signers.get((key, purpose))
+        if cached is None:
+            serializer = subs_serializer(purpose)
+            signer = serializer.make_signer(serializer.salt)
+            # A keyed HMAC copied per token: OpenSSL's key set-up is most of its cost.
+            mac = hmac.new(signer.derive_key(), digestmod=signer.digest_method().name)
+            cached = signers[(key, purpose)] = (serializer, signer, mac)
+        serializer, signer, keyed = cached
+        if not value:
+            # As URLSafeTimedSerializer.dumps writes it: a payload this small never compresses.
+            payload = base64_encode(Serializer.dump_payload(
+                serializer, {"s": subscriber_id, "v": token_version}))
+            value = payload + signer.sep + base64_encode(int_to_bytes(signer.get_timestamp()))
+        mac = keyed.copy()
+        mac.update(value)
+        signature = mac.digest()
+        tokens[purpose] = (value + signer.sep + base64_encode(signature)).decode("ascii")
+    return tokens
+
+
+def _link_prefix(build: Any) -> str:
+    """The part of a signed link before its token, from one build of the route."""
+    url = build("T")
+    assert url.endswith("/T"), url
+    return url[:-1]
+
+
+_LINKS = {TokenPurpose.CONFIRM: ("confirm_url", links.confirm),
+          TokenPurpose.MANAGE: ("manage_url", links.manage),
+          TokenPurpose.UNSUBSCRIBE: ("unsubscribe_url", links.unsubscribe)}
+
+
+@dataclass
+class Prepared:
+    """One kind of email for one notice and language, rendered, waiting for its recipients."""
+
+    template: mime.MessageTemplate
+    purposes: tuple[TokenPurpose, ...]
+    prefixes: dict[TokenPurpose, str]
+    page_code: str
+    host: str
+    list_unsubscribe: bool
+    created: float
+
+    def personalise(self, item: Addressed) -> tuple[bytes, str]:
+        """The message for one recipient, and its Message-ID."""
+        if item.subscriber_id is None or item.token_version is None:
+            raise Undeliverable("The subscriber of this email no longer exists.")
+        if item.quarantined:
+            raise Undeliverable("The address is quarantined after repeated permanent failures.")
+        if not item.to_address.isascii():
+            raise Undeliverable("The address needs SMTPUTF8, which this sender does not use.")
+        tokens = link_tokens(item.subscriber_id, item.token_version, self.purposes)
+        urls = {_LINKS[p][0]: self.prefixes[p] + tokens[p] for p in self.purposes}
+        msgid = f"<delivery-{item.id}.{self.page_code}@{self.host}>"
+        headers = [("To", item.to_address), ("Message-ID", msgid)]
+        if self.list_unsubscribe:
+            headers.append(("List-Unsubscribe", f"<{urls['unsubscribe_url']}>"))
+        text = {"address": item.to_address, **urls}
+        markup = {name: html.escape(value) for name, value in text.items()}
+        return self.template.fill(headers, [text, markup]), msgid
+
+
+def prepare(kind: DeliveryKind, notice_id: int | None, language: str,
+            page: PageSettings) -> Prepared:
+    """Render one kind of email for one notice (none for confirm and manage) and language."""
+    template = mime.MessageTemplate()
     if kind is DeliveryKind.CONFIRM:
-        values["confirm_url"] = links.confirm(make_token(subscriber, TokenPurpose.CONFIRM))
+        purposes: tuple[TokenPurpose, ...] = (TokenPurpose.CONFIRM,)
+    else:
+        purposes = (TokenPurpose.MANAGE, TokenPurpose.UNSUBSCRIBE)
+    values: dict[str, Any] = {"page": page, "subscriber": {"email": template.slot("address")},
+                              "support_url": page.support_url or page.url}
+    values.update({_LINKS[p][0]: template.slot(_LINKS[p][0]) for p in purposes})
+    headers = _common_headers(page)
+    if kind is DeliveryKind.CONFIRM:
         values["max_age_days"] = current_app.config["CONFIRM_TOKEN_MAX_AGE_DAYS"]
         subject = "Confirm your subscription"
-        template = "confirm"
     elif kind is DeliveryKind.MANAGE:
-        values.update(_links(subscriber))
         subject = "Manage your subscription"
-        template = "manage"
     else:
-        notice, incident, update = context.notice(delivery.notice_id)
-        values.update(_links(subscriber))
-        values.update(_incident_context(incident, update, page))
-        headers["List-Unsubscribe"] = f"<{values['unsubscribe_url']}>"
-        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        headers["In-Reply-To"] = headers["References"] = thread_id(incident.id, page)
-        if kind is DeliveryKind.MAINTENANCE_REMINDER:
-            subject = f"{incident.name} - Starts {_local(incident.scheduled_for, page)}"
-            values["starts_at"] = _local(incident.scheduled_for, page)
-            template = "maintenance_reminder"
-        else:
-            assert update is not None
-            label = status_label(update.status)
-            subject = f"{incident.name} - {label}"
-            values.update(
-                status_label=label,
-                body_html=render_markdown(update.body),
-                body_text=html.unescape(to_plain_text(update.body)),
-                posted_at=_local(update.display_at, page),
-            )
-            template = "incident_update"
-    message = Message(
-        subject=header_text(f"[{page.name}] {subject}"),
-        recipients=[delivery.to_address],
-        sender=sender(page),
-        reply_to=current_app.config.get("MAIL_REPLY_TO") or None,
-        body=render_template(f"email/{template}.txt", **values),
-        html=render_template(f"email/{template}.html", **values),
-        extra_headers=headers,
-    )
-    message.msgId = message_id(delivery.id, page)
-    return message
+        _notice, incident, update = _notice_parts(notice_id)
+        with force_locale(language):
+            values.update(_incident_values(kind, incident, update, page))
+        # One subject per incident, so that every client threads its emails together.
+        subject = incident.name
+        thread = thread_id(incident.id, page)
+        headers += [("In-Reply-To", thread), ("References", thread),
+                    ("List-Id", f"{header_text(page.name, 100)} <{page.page_code}.{links.host()}>"),
+                    ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
+    headers.insert(1, ("Subject", header_text(f"[{page.name}] {subject}")))
+    with force_locale(language):
+        text = render_template(f"email/{kind.value}.txt", **values)
+        markup = render_template(f"email/{kind.value}.html", **values)
+    template.build(headers, text, markup)
+    return Prepared(template, purposes, {p: _link_prefix(_LINKS[p][1]) for p in purposes},
+                    page.page_code, links.host(),
+                    kind not in (DeliveryKind.CONFIRM, DeliveryKind.MANAGE), time.monotonic())
 
 
-def test_message(address: str, relay: str) -> Message:
-    """The email ``send-test-mail`` sends: it proves the mail settings work."""
+class Renderer:
+    """Renders each (kind, notice, language) once, and every recipient's email from that.
+
+    One per sending thread: it keeps what it rendered for ``RENDER_MAX_AGE`` seconds.
+    """
+
+    def __init__(self) -> None:
+        self._prepared: dict[tuple[DeliveryKind, int | None, str], Prepared | Undeliverable] = {}
+        self._page: PageSettings | None = None
+        self._page_loaded = 0.0
+        self._dkim = _dkim_settings()
+
+    def _page_settings(self) -> PageSettings:
+        if self._page is None or time.monotonic() - self._page_loaded > RENDER_MAX_AGE:
+            self._page, self._page_loaded = get_page_settings(), time.monotonic()
+            if self._page in db.session:
+                db.session.expunge(self._page)  # later commits must not expire it
+        return self._page
+
+    def message_id_parts(self) -> tuple[str, str]:
+        """What comes before and after a delivery's id in its Message-ID."""
+        return "<delivery-", f".{self._page_settings().page_code}@{links.host()}>"
+
+    def render(self, item: Addressed) -> tuple[bytes, str]:
+        """The message for one delivery and its Message-ID; Undeliverable if it cannot be."""
+        key = (item.kind, item.notice_id, item.language or DEFAULT_LANGUAGE)
+        prepared = self._prepared.get(key)
+        if isinstance(prepared, Prepared) and time.monotonic() - prepared.created > RENDER_MAX_AGE:
+            prepared = None
+        if prepared is None:
+            try:
+                prepared = prepare(key[0], key[1], key[2], self._page_settings())
+            except Undeliverable as exc:
+                prepared = exc
+            self._prepared[key] = prepared
+        if isinstance(prepared, Undeliverable):
+            raise prepared
+        message, msgid = prepared.personalise(item)
+        if self._dkim is not None:
+            message = dkim.sign(message, *self._dkim, include_headers=list(DKIM_HEADERS)
+                                ) + message
+        return message, msgid
+
+
+def _dkim_settings() -> tuple[bytes, bytes, bytes] | None:
+    """(selector, domain, private key) when DKIM signing is configured."""
+    config = current_app.config
+    if not config.get("MAIL_DKIM_KEY_FILE"):
+        return None
+    with open(config["MAIL_DKIM_KEY_FILE"], "rb") as key_file:
+        key = key_file.read()
+    domain = config.get("MAIL_DKIM_DOMAIN") or envelope_sender().rpartition("@")[2]
+    return config["MAIL_DKIM_SELECTOR"].encode(), domain.encode(), key
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    kind: DeliveryKind
+    notice_id: int | None
+    subscriber_id: int | None
+    token_version: int | None
+    quarantined: bool
+    to_address: str
+    language: str = DEFAULT_LANGUAGE
+
+
+def render_delivery(delivery: Delivery) -> tuple[bytes, str]:
+    """The message one queued delivery would send, and its Message-ID (tools and tests)."""
+    subscriber = (db.session.get(Subscriber, delivery.subscriber_id)
+                  if delivery.subscriber_id is not None else None)
+    row = _Row(delivery.id, delivery.kind, delivery.notice_id,
+               subscriber.id if subscriber else None,
+               subscriber.token_version if subscriber else None,
+               bool(subscriber and subscriber.quarantined), delivery.to_address)
+    return Renderer().render(row)
+
+
+def test_message(address: str, relay: str) -> tuple[bytes, str]:
+    """The email ``send-test-mail`` sends (it proves the mail settings work), and its
+    Message-ID."""
     page = get_page_settings()
-    return Message(
-        subject=header_text(f"[{page.name}] Test email"), recipients=[address],
-        sender=sender(page),
-        body=(f"This is a test email from the status page {page.name} ({links.home()}).\n\n"
-              f"It left through the mail relay {relay}, so the mail settings work.\n"),
-        extra_headers={"Auto-Submitted": "auto-generated"})
+    msgid = f"<test-{time.time_ns()}.{page.page_code}@{links.host()}>"
+    headers = [("From", sender(page)), ("To", address),
+               ("Subject", header_text(f"[{page.name}] Test email")),
+               ("Message-ID", msgid), ("Auto-Submitted", "auto-generated")]
+    text = (f"This is a test email from the status page {page.name} ({links.home()}).\n\n"
+            f"It left through the mail relay {relay}, so the mail settings work.\n")
+    return mime.plain_message(headers, text), msgid

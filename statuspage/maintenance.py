@@ -196,28 +196,45 @@ def cancel_maintenance(maintenance: Incident, *, author: str | None = None,
 
 # --- what the scheduler does -----------------------------------------------------------------
 
+def _take(due: sa.ColumnElement[bool], maintenance_id: int, now: datetime) -> Incident | None:
+    """Begin a transition of one due window, or None when another worker has made it.
+
+    A conditional UPDATE is the transaction's first statement: it re-checks the window is
+    still due on the committed row and holds the row (PostgreSQL) or the database's write
+    lock (SQLite) until the transition commits, so a second worker waits, then finds it done.
+    """
+    won = db.session.execute(sa.update(Incident).where(Incident.id == maintenance_id, due)
+                             .values(updated_at=now)).rowcount
+    if not won:
+        db.session.rollback()
+        return None
+    return db.session.get(Incident, maintenance_id, populate_existing=True)
+
+
 def run_due_transitions(now: datetime | None = None) -> list[IncidentUpdate]:
-    """Start and complete the maintenance windows that are due, as the scheduler does."""
+    """Start and complete the maintenance windows that are due, each exactly once however
+    many workers run this at the same time."""
     now = now or utcnow()
     done = []
-    due_start = db.session.scalars(
-        sa.select(Incident).where(
-            Incident.kind == IncidentKind.MAINTENANCE,
-            Incident.status == MaintenanceStatus.SCHEDULED.value,
-            Incident.auto_start.is_(True), Incident.scheduled_for <= now)
-        .order_by(Incident.scheduled_for)
-    ).all()
-    for maintenance in due_start:
-        done.append(start_maintenance(maintenance, author="scheduler", now=now))
-    due_end = db.session.scalars(
-        sa.select(Incident).where(
-            Incident.kind == IncidentKind.MAINTENANCE,
-            Incident.status.in_([s.value for s in ACTIVE_MAINTENANCE_STATUSES]),
-            Incident.auto_complete.is_(True), Incident.scheduled_until <= now)
-        .order_by(Incident.scheduled_until)
-    ).all()
-    for maintenance in due_end:
-        done.append(inc.resolve_incident(maintenance, author="scheduler", now=now))
+    due_start = sa.and_(
+        Incident.kind == IncidentKind.MAINTENANCE,
+        Incident.status == MaintenanceStatus.SCHEDULED.value,
+        Incident.auto_start.is_(True), Incident.scheduled_for <= now)
+    for maintenance_id in db.session.scalars(
+            sa.select(Incident.id).where(due_start).order_by(Incident.scheduled_for)).all():
+        maintenance = _take(due_start, maintenance_id, now)
+        if maintenance is not None:
+            done.append(start_maintenance(maintenance, author="scheduler", now=now))
+    due_end = sa.and_(
+        Incident.kind == IncidentKind.MAINTENANCE,
+        Incident.status.in_([s.value for s in ACTIVE_MAINTENANCE_STATUSES]),
+        Incident.auto_complete.is_(True), Incident.scheduled_until <= now)
+    for maintenance_id in db.session.scalars(
+            sa.select(Incident.id).where(due_end).order_by(Incident.scheduled_until)).all():
+        maintenance = _take(due_end, maintenance_id, now)
+        if maintenance is not None:
+            done.append(inc.resolve_incident(maintenance, author="scheduler", now=now))
+    db.session.commit()
     return done
 
 

@@ -1,8 +1,9 @@
-"""Markdown to safe HTML: the one function that pages, emails and feeds use."""
+"""Markdown to safe HTML (pages, emails, feeds) and to readable plain text (emails)."""
 
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import markdown
 import nh3
@@ -42,3 +43,105 @@ def render_markdown(text: str | None) -> Markup:
 def to_plain_text(text: str | None) -> str:
     """The text of rendered Markdown without tags (for plain-text emails and summaries)."""
     return nh3.clean(markdown.markdown(text or ""), tags=set()).strip()
+
+
+_BLOCKS = {"p", "ul", "ol", "pre", "blockquote", "table", "hr", "h3", "h4", "h5", "h6"}
+
+
+class _TextWriter(HTMLParser):
+    """Sanitised HTML to text that reads like its Markdown: bullets, numbers, quotes, links."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.lists: list[list[int]] = []  # per open list: [next number], or [] when bulleted
+        self.quote = 0
+        self.pre = 0
+        self.href: str | None = None
+        self.link_text: list[str] = []
+
+    def _break(self, blank: bool = False) -> None:
+        text = "".join(self.out).rstrip(" ")
+        self.out = [text]
+        if text and not text.endswith("\n"):
+            self.out.append("\n")
+        if blank and text and not text.endswith("\n\n"):
+            self.out.append("\n")
+
+    def _prefix(self) -> str:
+        return "> " * self.quote
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCKS:
+            self._break(blank=not self.lists)
+            self.out.append(self._prefix())
+            if tag == "hr":
+                self.out.append("----")
+            elif tag == "ol":
+                self.lists.append([1])
+            elif tag == "ul":
+                self.lists.append([])
+            elif tag == "blockquote":
+                self.quote += 1
+            elif tag == "pre":
+                self.pre += 1
+        elif tag == "tr":
+            self._break()
+            self.out.append(self._prefix())
+        elif tag == "li":
+            self._break()
+            depth = max(len(self.lists) - 1, 0)
+            counter = self.lists[-1] if self.lists else []
+            marker = f"{counter[0]}." if counter else "-"
+            if counter:
+                counter[0] += 1
+            self.out.append(self._prefix() + "  " * depth + marker + " ")
+        elif tag == "br":
+            self.out.append("\n" + self._prefix())
+        elif tag == "a":
+            self.href = dict(attrs).get("href")
+            self.link_text = []
+        elif tag in {"td", "th"}:
+            line = "".join(self.out).rsplit("\n", 1)[-1]
+            if line.strip(" >"):
+                self.out.append(" | ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in {"ul", "ol"} and self.lists:
+            self.lists.pop()
+            self._break(blank=not self.lists)
+        elif tag == "blockquote" and self.quote:
+            self.quote -= 1
+            self._break(blank=True)
+        elif tag == "pre" and self.pre:
+            self.pre -= 1
+            self._break(blank=True)
+        elif tag in _BLOCKS:
+            self._break(blank=not self.lists)
+        elif tag == "a" and self.href is not None:
+            text = "".join(self.link_text).strip()
+            if self.href and self.href not in (text, f"mailto:{text}"):
+                self.out.append(f" ({self.href})")
+            self.href = None
+
+    def handle_data(self, data: str) -> None:
+        if not self.pre:
+            data = re.sub(r"\s+", " ", data)
+            if "".join(self.out[-1:]).endswith(("\n", " ")) or not self.out:
+                data = data.lstrip()
+        else:
+            data = data.replace("\n", "\n" + self._prefix())
+        if self.href is not None:
+            self.link_text.append(data)
+        self.out.append(data)
+
+    def text(self) -> str:
+        return re.sub(r"\n{3,}", "\n\n", "".join(self.out)).strip()
+
+
+def markdown_to_text(text: str | None) -> str:
+    """Markdown as readable plain text: list markers, numbers, quotes and link targets kept."""
+    writer = _TextWriter()
+    writer.feed(str(render_markdown(text)))
+    writer.close()
+    return writer.text()

@@ -52,6 +52,9 @@ class Notice(db.Model):
     # Makes a notice that must exist once (a reminder for one window) idempotent.
     key: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Fan-out goes through the subscribers in id order, a chunk per transaction: the highest
+    # subscriber id done so far, so a crashed worker's successor resumes where it stopped.
+    expanded_through: Mapped[int | None] = mapped_column()
     expanded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
@@ -63,15 +66,17 @@ class Delivery(db.Model):
         # Expanding a notice twice can never email a subscriber twice.
         sa.UniqueConstraint("subscriber_id", "notice_id",
                             name="uq_delivery_subscriber_id_notice_id"),
-        sa.Index("ix_delivery_status_next_attempt_at", "status", "next_attempt_at"),
+        # Claims read due deliveries in this order and stop after one batch.
+        sa.Index("ix_delivery_status_next_attempt_at_id", "status", "next_attempt_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[DeliveryKind] = mapped_column(enum_column(DeliveryKind, "kind"))
     notice_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("notice.id", ondelete="SET NULL"), index=True)
+    # Indexed as the first column of the unique pair above.
     subscriber_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("subscriber.id", ondelete="SET NULL"), index=True)
+        sa.ForeignKey("subscriber.id", ondelete="SET NULL"))
     to_address: Mapped[str] = mapped_column(sa.String(ADDRESS_MAX))
     status: Mapped[DeliveryStatus] = mapped_column(enum_column(DeliveryStatus, "status"),
                                                    default=DeliveryStatus.QUEUED)
@@ -81,6 +86,9 @@ class Delivery(db.Model):
     # The lease: a worker owns the delivery until then; a dead worker's claim runs out.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(sa.String(255))
+    # The fence: random per claim. Marking, retrying or renewing checks it, so a worker whose
+    # lease ran out can no longer change a delivery that another worker has taken since.
+    claim_token: Mapped[str | None] = mapped_column(sa.String(32))
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[str | None] = mapped_column(sa.String(255))

@@ -1,13 +1,21 @@
-"""Scheduled jobs, declared as data, and the two ways of running them.
+"""Scheduled jobs, declared as data, the mail loops, and the ways of running them.
 
-``flask --app wsgi worker`` runs them in the foreground (production; several workers are safe
-because every job is an idempotent database operation). The development server runs them in a
-background thread when ``SCHEDULER_IN_PROCESS`` is set; the factory never starts them.
+``flask --app wsgi worker`` runs them in the foreground (production; several workers are safe:
+every job is an idempotent database operation, and mail is claimed under fenced leases). Besides
+the periodic jobs a worker runs its mail loops in threads of its own: one expands notices, and
+one per SMTP connection (MAIL_CONNECTIONS) sends. The sending loops report their progress to
+the worker's heartbeat row, so a worker whose sending is blocked shows as stuck, not alive. The
+development server runs the same in background threads when ``SCHEDULER_IN_PROCESS`` is set;
+the factory never starts them.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,22 +45,30 @@ class Job:
 
 HEARTBEAT_SECONDS = 10
 # A worker silent for this long is taken for dead: several missed beats, not one slow one.
+# A worker whose process beats but whose mail loop has not moved for as long is stuck.
 ALIVE_WITHIN = timedelta(seconds=60)
 FORGET_AFTER = timedelta(days=1)
+# Progress is written at most this often per worker (and at once when an error starts).
+PROGRESS_EVERY = 5.0
 
 
 class WorkerHeartbeat(db.Model):
-    """The last sign of life of one worker process, so the admin can tell mail is moving."""
+    """The last signs of life of one worker process, so the admin can tell mail is moving."""
 
     __tablename__ = "worker_heartbeat"
 
     worker_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The process is up (its heartbeat job ran).
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Its mail loop moved: a batch was settled, or nothing was due.
+    last_progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the mail loop could not move, while it cannot (the relay's words, a timeout).
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
 
 
 def beat(*, worker_id: str | None = None, now: datetime | None = None) -> WorkerHeartbeat:
-    """Record that this worker is alive, and forget workers gone for a day."""
+    """Record that this worker process is up, and forget workers gone for a day."""
     now = now or utcnow()
     worker_id = worker_id or notifications.default_worker_id()
     row = db.session.get(WorkerHeartbeat, worker_id)
@@ -66,27 +82,76 @@ def beat(*, worker_id: str | None = None, now: datetime | None = None) -> Worker
     return row
 
 
+def record_progress(*, worker_id: str | None = None, error: str | None = None,
+                    now: datetime | None = None) -> None:
+    """Record that this worker's mail loop moved (``error`` None) or is failing, on a
+    connection of its own so that no caller's transaction is touched."""
+    now = now or utcnow()
+    worker_id = worker_id or notifications.default_worker_id()
+    values = {"last_seen_at": now, "last_error": error[:2000] if error else None}
+    if error is None:
+        values["last_progress_at"] = now
+    table = WorkerHeartbeat.__table__
+    with db.engine.begin() as connection:
+        found = connection.execute(sa.update(table).where(table.c.worker_id == worker_id)
+                                   .values(**values)).rowcount
+        if not found:
+            connection.execute(sa.insert(table).values(worker_id=worker_id, started_at=now,
+                                                       **values))
+
+
+class Progress:
+    """The sending loops' progress callback: writes it to the heartbeat row, throttled."""
+
+    def __init__(self, app: Flask, worker_id: str) -> None:
+        self.app, self.worker_id = app, worker_id
+        self.lock = threading.Lock()
+        self.written = 0.0
+        self.error: str | None = None
+
+    def __call__(self, error: str | None) -> None:
+        moment = time.monotonic()
+        with self.lock:
+            changed = (error is None) != (self.error is None)
+            if not changed and moment - self.written < PROGRESS_EVERY:
+                return
+            self.written, self.error = moment, error
+        try:
+            with self.app.app_context():
+                record_progress(worker_id=self.worker_id, error=error)
+        except Exception:  # the database is down: the loop reports it when it is back
+            log.warning("could not record the mail loop's progress", exc_info=True)
+
+
 @dataclass(frozen=True)
 class WorkerStatus:
-    alive: bool
+    alive: bool  # some worker's mail loop moved recently: mail is leaving
     last_seen_at: datetime | None
     workers: list[tuple[str, datetime]]  # (worker id, last seen), most recent first
+    # Workers whose process is up but whose mail loop has not moved within ALIVE_WITHIN:
+    # (worker id, last progress, last error).
+    stuck: list[tuple[str, datetime | None, str | None]]
 
 
 def worker_status(now: datetime | None = None) -> WorkerStatus:
-    """Whether any worker has beaten recently: without one, no email leaves."""
+    """Whether mail is moving: without a worker whose mail loop makes progress, none leaves."""
     now = now or utcnow()
     rows = db.session.execute(
-        sa.select(WorkerHeartbeat.worker_id, WorkerHeartbeat.last_seen_at)
+        sa.select(WorkerHeartbeat.worker_id, WorkerHeartbeat.last_seen_at,
+                  WorkerHeartbeat.last_progress_at, WorkerHeartbeat.last_error)
         .order_by(WorkerHeartbeat.last_seen_at.desc())).all()
-    workers = [(worker_id, seen) for worker_id, seen in rows]
-    last_seen = workers[0][1] if workers else None
-    return WorkerStatus(alive=last_seen is not None and now - last_seen <= ALIVE_WITHIN,
-                        last_seen_at=last_seen, workers=workers)
+    recent = now - ALIVE_WITHIN
+    moving = [r for r in rows if r.last_progress_at is not None and r.last_progress_at >= recent]
+    stuck = [(r.worker_id, r.last_progress_at, r.last_error) for r in rows
+             if r.last_seen_at >= recent and r not in moving]
+    last_seen = max((r.last_progress_at for r in moving), default=None)
+    return WorkerStatus(alive=bool(moving),
+                        last_seen_at=last_seen or (rows[0].last_seen_at if rows else None),
+                        workers=[(r.worker_id, r.last_seen_at) for r in rows], stuck=stuck)
 
 
 def heartbeat() -> object:
-    """Tell the admin this worker is alive."""
+    """Tell the admin this worker process is up."""
     return beat()
 
 
@@ -100,25 +165,25 @@ def remind_of_maintenance() -> object:
     return maint.enqueue_reminders()
 
 
-def deliver_notifications() -> object:
-    """Expand new notices into emails and send what is due."""
-    return notifications.deliver()
-
-
 def purge_unconfirmed() -> object:
     """Delete subscribers who never confirmed their address."""
     return subscriptions.purge_unconfirmed()
 
 
-# Delivery runs every 2 seconds so that a notice leaves within 5 seconds of its commit.
+def deliver_notifications() -> object:
+    """Expand new notices and send what is due, once (``worker --once``)."""
+    report = notifications.deliver()
+    record_progress(error=report.error if report.sent == 0 else None)
+    return report
+
+
+# Mail is sent by the loops below, not by a job: they run continuously.
 JOBS: tuple[Job, ...] = (
-    Job("heartbeat", heartbeat, HEARTBEAT_SECONDS, "record that this worker is alive"),
+    Job("heartbeat", heartbeat, HEARTBEAT_SECONDS, "record that this worker is up"),
     Job("maintenance-transitions", start_and_complete_maintenance, 15,
         "start and complete scheduled maintenance on time"),
     Job("maintenance-reminders", remind_of_maintenance, 30,
         "queue reminders of maintenance that starts soon"),
-    Job("deliver-notifications", deliver_notifications, 2,
-        "expand notices into emails and send the due ones"),
     Job("purge-unconfirmed", purge_unconfirmed, 3600,
         "delete subscribers who never confirmed (checked hourly)"),
 )
@@ -130,10 +195,9 @@ def _in_app_context(app: Flask, job: Job) -> Callable[[], None]:
             try:
                 job.func()
             except Exception:
-                db.session.rollback()
                 log.exception("job %s failed; it runs again at its next interval", job.id)
             finally:
-                db.session.remove()
+                notifications.reset_session()
 
     return run
 
@@ -147,21 +211,98 @@ def build(app: Flask, scheduler: BaseScheduler) -> BaseScheduler:
     return scheduler
 
 
+def _expansion_loop(app: Flask, stop: threading.Event) -> None:
+    with app.app_context():
+        while not stop.is_set():
+            try:
+                if notifications.expand_step() is None:
+                    stop.wait(notifications.sending.POLL_SECONDS)
+            except Exception:
+                log.exception("expanding notices failed; trying again shortly")
+                notifications.reset_session()
+                stop.wait(notifications.sending.PAUSE_SECONDS)
+
+
+def _sending_loop(app: Flask, stop: threading.Event, progress: Progress) -> None:
+    with app.app_context():
+        while not stop.is_set():
+            try:
+                notifications.run_connection(stop, worker_id=progress.worker_id,
+                                             progress=progress)
+            except Exception:  # never let a sending thread die: start it over
+                log.exception("a sending loop failed; starting it again")
+                notifications.reset_session()
+                stop.wait(notifications.sending.PAUSE_SECONDS)
+
+
+class MailLoops:
+    """The worker's mail threads: one expanding notices, one per SMTP connection sending."""
+
+    def __init__(self, app: Flask) -> None:
+        self.stop = threading.Event()
+        progress = Progress(app, notifications.default_worker_id())
+        self.threads = [threading.Thread(target=_expansion_loop, args=(app, self.stop),
+                                         name="mail-expand", daemon=True)]
+        self.threads += [
+            threading.Thread(target=_sending_loop, args=(app, self.stop, progress),
+                             name=f"mail-send-{n}", daemon=True)
+            for n in range(max(app.config["MAIL_CONNECTIONS"], 1))]
+
+    def start(self) -> MailLoops:
+        """Start every thread."""
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Ask every thread to stop after its current message; wait for them if asked."""
+        self.stop.set()
+        if wait:
+            for thread in self.threads:
+                thread.join(timeout=60)
+
+
+class Running:
+    """The scheduler and the mail loops of one process, stopped together."""
+
+    def __init__(self, scheduler: BackgroundScheduler, loops: MailLoops) -> None:
+        self.scheduler, self.loops = scheduler, loops
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the jobs and the mail loops."""
+        self.loops.shutdown(wait=wait)
+        self.scheduler.shutdown(wait=wait)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    sys.exit(0)
+
+
 def run_forever(app: Flask) -> None:
-    """Run the jobs in the foreground until interrupted (``flask worker``)."""
-    build(app, BlockingScheduler(timezone="UTC")).start()
+    """Run the jobs and the mail loops in the foreground until interrupted (``flask worker``).
+
+    SIGTERM stops it like Ctrl+C: each sending loop finishes its message and releases the
+    rest of its batch.
+    """
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    _in_app_context(app, JOBS[0])()  # seen at once; a database still down is retried later
+    loops = MailLoops(app).start()
+    try:
+        build(app, BlockingScheduler(timezone="UTC")).start()
+    finally:
+        loops.shutdown(wait=True)
 
 
-def start_in_background(app: Flask) -> BackgroundScheduler:
-    """Run the jobs in a daemon thread of this process (development server)."""
+def start_in_background(app: Flask) -> Running:
+    """Run the jobs and the mail loops in daemon threads of this process (development)."""
     scheduler = build(app, BackgroundScheduler(timezone="UTC", daemon=True))
     scheduler.start()
-    return scheduler
+    return Running(scheduler, MailLoops(app).start())
 
 
 def run_once(app: Flask) -> None:
-    """Run every job once, now (used by tests and `flask worker --once`)."""
-    for job in JOBS:
+    """Run every job once, and deliver what is due, now (tests and `flask worker --once`)."""
+    for job in (*JOBS, Job("deliver-notifications", deliver_notifications, 0, "send mail")):
         _in_app_context(app, job)()
 
 

@@ -99,7 +99,6 @@ class Subscriber(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When the last confirm or manage link was queued (resend cooldown; unconfirmed purge).
     link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failure: Mapped[str | None] = mapped_column(sa.Text)
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -118,7 +117,8 @@ class Subscriber(db.Model):
 
 # --- addresses and links ----------------------------------------------------------------------
 
-def _serializer(purpose: TokenPurpose) -> URLSafeTimedSerializer:
+def serializer(purpose: TokenPurpose) -> URLSafeTimedSerializer:
+    """The signer of one purpose's links (its own salt)."""
     return URLSafeTimedSerializer(current_app.secret_key,
                                   salt=f"statuspage.subscriber.{purpose}")
 
@@ -126,7 +126,7 @@ def _serializer(purpose: TokenPurpose) -> URLSafeTimedSerializer:
 def make_token(subscriber: Subscriber, purpose: TokenPurpose | str) -> str:
     """A signed link token that acts for ``subscriber`` for one purpose."""
     purpose = TokenPurpose(purpose)
-    return _serializer(purpose).dumps({"s": subscriber.id, "v": subscriber.token_version})
+    return serializer(purpose).dumps({"s": subscriber.id, "v": subscriber.token_version})
 
 
 def confirm_max_age() -> timedelta:
@@ -144,7 +144,7 @@ def load_token(purpose: TokenPurpose | str, token: str, *, now: datetime | None 
     purpose = TokenPurpose(purpose)
     now = now or utcnow()
     try:
-        payload, signed_at = _serializer(purpose).loads(token, return_timestamp=True)
+        payload, signed_at = serializer(purpose).loads(token, return_timestamp=True)
         subscriber_id, version = int(payload["s"]), int(payload["v"])
     except (BadSignature, KeyError, TypeError, ValueError):
         raise TokenInvalid("This link is not valid. It may have been cut short when it "
@@ -160,7 +160,7 @@ def load_token(purpose: TokenPurpose | str, token: str, *, now: datetime | None 
 def _expired_token_subscriber(purpose: TokenPurpose, token: str) -> Subscriber | None:
     """The subscriber of a genuine (correctly signed) token, ignoring its age."""
     try:
-        payload = _serializer(purpose).loads(token)  # no max_age: the age is not checked
+        payload = serializer(purpose).loads(token)  # no max_age: the age is not checked
         subscriber = db.session.get(Subscriber, int(payload["s"]))
     except (BadSignature, KeyError, TypeError, ValueError):
         return None
@@ -349,7 +349,7 @@ def _cancel_queued(subscriber_ids: Iterable[int], reason: str) -> None:
             sa.update(Delivery)
             .where(Delivery.subscriber_id.in_(ids), Delivery.status == DeliveryStatus.QUEUED)
             .values(status=DeliveryStatus.CANCELLED, last_error=reason, claimed_until=None,
-                    claimed_by=None))
+                    claimed_by=None, claim_token=None))
 
 
 def unsubscribe(subscriber: Subscriber, *, actor: str | None = None) -> None:

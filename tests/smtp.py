@@ -27,11 +27,12 @@ from statuspage.extensions import mail
 HOST = "127.0.0.1"
 
 
-class _Recorder:
+class Recorder:
     """The aiosmtpd handler: refuses recipients as told, records what it accepts."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []  # each message exactly as the server received it
         self.refusals: deque[tuple[str | None, str]] = deque()
         self.lock = threading.Lock()
 
@@ -55,6 +56,7 @@ class _Recorder:
         message = BytesParser(policy=policy.default).parsebytes(envelope.content)
         with self.lock:
             self.messages.append(message)  # type: ignore[arg-type]
+            self.raw.append(envelope.original_content or envelope.content)
         return "250 Message accepted for delivery"
 
 
@@ -74,7 +76,7 @@ class SmtpServer:
     """A recording SMTP server on loopback that can refuse mail and go down on request."""
 
     def __init__(self) -> None:
-        self.handler = _Recorder()
+        self.handler = Recorder()
         self.port = 0
         self._controller: _BoundController | None = None
 
@@ -82,6 +84,12 @@ class SmtpServer:
     def messages(self) -> list[EmailMessage]:
         with self.handler.lock:
             return list(self.handler.messages)
+
+    def raw_to(self, address: str) -> list[bytes]:
+        """The raw bytes of the messages accepted for ``address``, as they arrived."""
+        with self.handler.lock:
+            return [raw for raw, message in zip(self.handler.raw, self.handler.messages,
+                                                strict=True) if address in str(message["To"])]
 
     def to(self, address: str) -> list[EmailMessage]:
         """The messages accepted for ``address``."""
@@ -96,6 +104,7 @@ class SmtpServer:
         """Forget the messages received so far."""
         with self.handler.lock:
             self.handler.messages.clear()
+            self.handler.raw.clear()
 
     def start(self) -> None:
         """Listen (again) on the same port."""

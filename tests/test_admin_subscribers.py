@@ -409,10 +409,26 @@ def test_every_admin_page_warns_when_mail_waits_and_no_worker_beats(logged_in: A
         assert "1 email waiting" in html and "<code>flask --app wsgi worker</code>" in html
         assert "No worker has ever been seen." in html
 
-    scheduler.beat(worker_id="web-1:42")
+    scheduler.record_progress(worker_id="web-1:42")
     html = text(logged_in.client.get("/admin/"))
-    assert WARNING not in html
+    assert WARNING not in html and "stuck" not in html
     assert "running" in html and "1 waiting" in html
+
+
+def test_a_worker_whose_mail_loop_is_blocked_shows_as_stuck(logged_in: Actions) -> None:
+    subs.subscribe("waiting@example.com")
+    long_ago = utcnow() - scheduler.ALIVE_WITHIN - timedelta(seconds=5)
+    scheduler.record_progress(worker_id="web-1:42", now=long_ago)
+    # Its process is still up, but its sending loop only fails since.
+    scheduler.beat(worker_id="web-1:42")
+    scheduler.record_progress(worker_id="web-1:42", error="TimeoutError: timed out")
+
+    html = text(logged_in.client.get("/admin/"))
+
+    assert "Mail is stuck: 1 email waiting" in html and WARNING not in html
+    assert "web-1:42 is running but its mail has not moved since" in html
+    assert "TimeoutError: timed out" in html
+    assert ">stuck<" in html
 
 
 def test_the_warning_returns_when_the_last_heartbeat_is_old(logged_in: Actions) -> None:

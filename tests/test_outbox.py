@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from statuspage import emails, incidents
 from statuspage import notifications as notify
 from statuspage import subscriptions as subs
+from statuspage.channels import smtp as smtp_channel
 from statuspage.dbtypes import utcnow
 from statuspage.extensions import db as _db
-from statuspage.extensions import mail
+from statuspage.notifications import claims
 from statuspage.outbox import Delivery, DeliveryKind, DeliveryStatus, Notice
 from statuspage.validation import ValidationError
 
@@ -103,7 +104,7 @@ def test_a_451_is_retried_with_backoff_and_then_delivered(readers: Any, make_inc
     waiting = [d for d in incident_deliveries() if d.status is DeliveryStatus.QUEUED]
     assert [d.to_address for d in waiting] == ["reader1@example.com"]
     assert waiting[0].last_error.startswith("451")
-    assert waiting[0].next_attempt_at == now + notify.BACKOFF_FIRST
+    assert waiting[0].next_attempt_at == now + notify.backoff(1) == now + timedelta(seconds=30)
     assert notify.send_due(now=now + timedelta(seconds=29)).claimed == 0
     assert notify.send_due(now=now + timedelta(seconds=30)).sent == 1
     assert len(smtp.to("reader1@example.com")) == 1
@@ -163,11 +164,11 @@ def test_a_lease_that_runs_out_lets_another_worker_retake_the_delivery(
     now = utcnow()
     make_incident()
     notify.expand_notices(now=now)
-    assert len(notify._claim(now, 10, "worker-that-dies")) == 3
-    assert notify._claim(now, 10, "another-worker") == []
+    assert len(claims.claim(now, 10, "worker-that-dies").items) == 3
+    assert claims.claim(now, 10, "another-worker") is None
 
-    assert notify.send_due(now=now + timedelta(minutes=1), worker_id="another-worker"
-                           ).claimed == 0
+    assert notify.send_due(now=now + notify.lease() - timedelta(seconds=1),
+                           worker_id="another-worker").claimed == 0
     report = notify.send_due(now=now + notify.lease() + timedelta(seconds=1),
                              worker_id="another-worker")
 
@@ -179,11 +180,11 @@ def test_a_worker_killed_mid_batch_duplicates_at_most_the_message_in_flight(
     now = utcnow()
     make_incident()
     notify.expand_notices(now=now)
-    claimed = notify._claim(now, 10, "worker-that-dies")
+    claimed = claims.claim(now, 10, "worker-that-dies")
     # It sends the first message, then dies before recording it.
-    in_flight = _db.session.get(Delivery, claimed[0])
-    with mail.connect() as connection:
-        connection.send(emails.render_delivery(in_flight))
+    in_flight = _db.session.get(Delivery, claimed.items[0].id)
+    smtp_channel.send_now("status@localhost", in_flight.to_address,
+                          emails.render_delivery(in_flight)[0])
 
     notify.send_due(now=now + notify.lease() + timedelta(seconds=1), worker_id="restarted")
 
@@ -229,7 +230,7 @@ def test_a_batch_locked_by_one_worker_is_skipped_by_another_on_postgresql(
             sa.select(Delivery.id).where(Delivery.kind == DeliveryKind.INCIDENT_UPDATE)
             .order_by(Delivery.id).limit(2).with_for_update()).scalars().all()
 
-        claimed = notify._claim(now, 10, "this-worker")
+        claimed = [item.id for item in claims.claim(now, 10, "this-worker").items]
 
     assert len(locked) == 2 and len(claimed) == 1
     assert set(claimed).isdisjoint(locked)

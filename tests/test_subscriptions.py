@@ -243,3 +243,4 @@ def test_the_export_lists_every_subscriber_without_spreadsheet_formulas(
     assert lines[0] == "email,confirmed_at,components,quarantined_at,created_at"
     assert lines[1].startswith("'=cmd@example.com,20")
     assert ",API,," in lines[1]
+

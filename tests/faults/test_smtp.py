@@ -1,0 +1,167 @@
+"""A worker process against a relay that is down, refuses, stalls, hangs or drops."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from statuspage import scheduler
+from statuspage.extensions import db as _db
+from statuspage.outbox import Delivery
+from tests.faults.conftest import (
+    LONG,
+    SilentServer,
+    add_subscribers,
+    post_incident,
+    report,
+    settled,
+    statuses,
+    wait_for,
+)
+
+SUBSCRIBERS = 5_000 if LONG else 1_000
+TIMEOUT = 300 if LONG else 90
+
+
+def test_a_relay_that_is_down_then_up_gets_everything_once(
+        db: Any, fault_smtp: Any, workers: Any) -> None:
+    addresses = add_subscribers(SUBSCRIBERS)
+    fault_smtp.stop()
+    workers.start(fault_smtp.port)
+    started = time.monotonic()
+    post_incident()
+    time.sleep(4)  # the worker finds no relay, retries
+    fault_smtp.start()
+    wait_for(settled, "every delivery to be settled", TIMEOUT, workers)
+
+    _, missing, duplicates = report("relay down 4 s", addresses, fault_smtp.handler.accepted,
+                                    started)
+    assert (missing, duplicates) == (0, 0)
+    assert statuses() == {"sent": SUBSCRIBERS}
+
+
+def test_bursts_of_4xx_are_retried_until_everything_is_delivered_once(
+        db: Any, fault_smtp: Any, workers: Any) -> None:
+    addresses = add_subscribers(SUBSCRIBERS)
+    counter = itertools.count()
+    lock = threading.Lock()
+
+    def bursts(address: str) -> str | None:
+        with lock:
+            n = next(counter)
+        # 30 refusals in every 100 recipients, for the first 600 tries.
+        return "451 4.3.0 Try again later" if n < 600 and n % 100 < 30 else None
+
+    fault_smtp.handler.rcpt_policy = bursts
+    workers.start(fault_smtp.port)
+    started = time.monotonic()
+    post_incident()
+    wait_for(settled, "every delivery to be settled", TIMEOUT, workers)
+
+    _, missing, duplicates = report("451 bursts", addresses, fault_smtp.handler.accepted,
+                                    started)
+    assert (missing, duplicates) == (0, 0)
+    assert statuses() == {"sent": SUBSCRIBERS}
+
+
+def test_a_550_for_some_addresses_fails_them_visibly_and_delivers_the_rest_once(
+        db: Any, fault_smtp: Any, workers: Any) -> None:
+    addresses = add_subscribers(SUBSCRIBERS)
+    refused = set(addresses[::20])  # 5%
+    fault_smtp.handler.rcpt_policy = (
+        lambda address: "550 5.1.1 No such user" if address in refused else None)
+    workers.start(fault_smtp.port, MAIL_RETRY_LIMIT="2")
+    started = time.monotonic()
+    post_incident()
+    wait_for(settled, "every delivery to be settled", TIMEOUT, workers)
+
+    accepted = fault_smtp.handler.accepted
+    report("550 for 5%", [a for a in addresses if a not in refused], accepted, started)
+    assert set(accepted) == set(addresses) - refused
+    assert max(accepted.values()) == 1
+    assert statuses() == {"sent": SUBSCRIBERS - len(refused), "failed": len(refused)}
+    failed = set(_db.session.scalars(sa.select(Delivery.to_address).where(
+        Delivery.status == "failed", Delivery.last_error.like("550 5.1.1%"))))
+    assert failed == refused
+
+
+def test_a_relay_that_stalls_beyond_the_timeout_ends_the_batch_and_the_rest_still_goes(
+        db: Any, fault_smtp: Any, workers: Any) -> None:
+    addresses = add_subscribers(SUBSCRIBERS)
+    stalls = itertools.count()
+    fault_smtp.handler.stall_seconds = 5  # the workers wait 2 s (MAIL_TIMEOUT_SECONDS)
+    fault_smtp.handler.data_policy = lambda address: "stall" if next(stalls) < 3 else None
+    workers.start(fault_smtp.port)
+    started = time.monotonic()
+    post_incident()
+    wait_for(settled, "every delivery to be settled", TIMEOUT, workers)
+
+    _, missing, duplicates = report("3 stalls of 5 s", addresses, fault_smtp.handler.accepted,
+                                    started)
+    assert missing == 0
+    # A stalled message may still be accepted after the sender gave up: at least once.
+    assert duplicates <= 3
+    assert statuses() == {"sent": SUBSCRIBERS}
+
+
+def test_a_connection_dropped_during_data_loses_nothing(
+        db: Any, fault_smtp: Any, workers: Any) -> None:
+    addresses = add_subscribers(SUBSCRIBERS)
+    dropped: set[str] = set()
+
+    def drop_every_25th(address: str) -> str | None:
+        if int(address[6:12]) % 25 == 0 and address not in dropped:
+            dropped.add(address)
+            return "drop"
+        return None
+
+    fault_smtp.handler.data_policy = drop_every_25th
+    workers.start(fault_smtp.port)
+    started = time.monotonic()
+    post_incident()
+    wait_for(settled, "every delivery to be settled", TIMEOUT, workers)
+
+    _, missing, duplicates = report(f"{len(dropped)} drops during DATA", addresses,
+                                    fault_smtp.handler.accepted, started)
+    assert (missing, duplicates) == (0, 0) and len(dropped) == SUBSCRIBERS // 25
+    assert statuses() == {"sent": SUBSCRIBERS}
+
+
+def test_a_relay_that_never_answers_shows_the_worker_as_stuck(
+        db: Any, smtp: Any, workers: Any) -> None:
+    silent = SilentServer()
+    try:
+        add_subscribers(20)
+        workers.start(silent.port)
+        wait_for(lambda: scheduler.worker_status().alive, "the idle worker's first beat", 30,
+                 workers)
+        post_incident()
+
+        def reported() -> bool:
+            _db.session.remove()
+            return any("timed out" in (error or "") for error in _db.session.scalars(
+                sa.select(scheduler.WorkerHeartbeat.last_error)))
+
+        wait_for(reported, "the worker to report the silent relay", 30, workers)
+        # A minute on, its process still beats, but its mail has not moved: stuck.
+        last_progress = _last_progress()
+        status = scheduler.worker_status(last_progress + scheduler.ALIVE_WITHIN
+                                         + timedelta(seconds=1))
+        assert not status.alive
+        [(_worker_id, progress, error)] = status.stuck
+        assert progress == last_progress and "timed out" in error
+        # Nothing was claimed while there was no relay to send through.
+        assert statuses() == {"queued": 20}
+        assert _db.session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(
+            Delivery.claim_token.is_not(None))) == 0
+    finally:
+        silent.close()
+
+
+def _last_progress() -> Any:
+    return _db.session.scalar(sa.select(sa.func.max(scheduler.WorkerHeartbeat.last_progress_at)))
