@@ -24,6 +24,7 @@ from statuspage import create_app
 from statuspage.components import create_component, set_component_status
 from statuspage.extensions import db
 from statuspage.incidents import AffectedComponent, Incident, IncidentUpdate
+from statuspage.markup import stored
 from statuspage.vocabulary import ComponentStatus, Impact, IncidentKind
 
 NOW = datetime.now(UTC)
@@ -52,7 +53,8 @@ def _fill(recent: int, older: int = 0, components: int = 12) -> list:
                             started_at=started, resolved_at=started + timedelta(hours=1))
         component = made[n % components]
         for minutes, status in ((0, "investigating"), (30, "identified"), (60, "resolved")):
-            update = IncidentUpdate(status=status, body=f"Update on incident {n}.",
+            update = IncidentUpdate(status=status,
+                                    **stored(f"Update on incident {n}.").columns("body"),
                                     display_at=started + timedelta(minutes=minutes),
                                     created_at=started, updated_at=started)
             update.affected.append(AffectedComponent(

@@ -1,8 +1,14 @@
-"""Markdown to safe HTML: the one function that pages, emails and feeds use."""
+"""Markdown to safe HTML and plain text, run once when a body is written.
+
+The operations that write a Markdown body store ``stored(body)`` beside it; pages, feeds and the
+calendar read those columns and never render Markdown themselves.
+"""
 
 from __future__ import annotations
 
+import html as entities
 import re
+from dataclasses import dataclass
 
 import markdown
 import nh3
@@ -42,3 +48,26 @@ def render_markdown(text: str | None) -> Markup:
 def to_plain_text(text: str | None) -> str:
     """The text of rendered Markdown without tags (for plain-text emails and summaries)."""
     return nh3.clean(markdown.markdown(text or ""), tags=set()).strip()
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A Markdown body with what is kept beside it: its sanitised HTML and its plain text."""
+
+    source: str
+    html: str
+    text: str
+
+    def columns(self, name: str) -> dict[str, str]:
+        """The values of the columns ``name``, ``name_html`` and ``name_text``."""
+        return {name: self.source, f"{name}_html": self.html, f"{name}_text": self.text}
+
+
+def stored(text: str | None) -> Stored:
+    """Render ``text`` once, for the columns beside it (the plain text without entities)."""
+    return Stored(text or "", str(render_markdown(text)), entities.unescape(to_plain_text(text)))
+
+
+def trusted_html(value: str | None) -> Markup:
+    """HTML that ``stored`` wrote when the body was saved, marked safe for templates."""
+    return Markup(value or "")

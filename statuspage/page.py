@@ -16,12 +16,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from markupsafe import Markup
 
 from . import components as comp
 from . import history as past
 from . import incidents as inc
 from . import maintenance as maint
-from . import uptime, vocabulary
+from . import markup, uptime, vocabulary
 from .components import Component, ComponentGroup, PageStatus
 from .dbtypes import as_utc, utcnow
 from .extensions import db
@@ -109,7 +110,7 @@ class AffectedView:
 class UpdateView:
     id: int
     status: str
-    body: str
+    body_html: Markup  # rendered when the update was written
     display_at: datetime
     affected: tuple[AffectedView, ...]
 
@@ -133,7 +134,7 @@ class IncidentView:
     cancelled: bool
     components: tuple[str, ...]
     updates: tuple[UpdateView, ...]  # newest first
-    postmortem_body: str | None
+    postmortem_html: Markup | None  # published postmortems only
     postmortem_published_at: datetime | None
 
     @property
@@ -333,14 +334,16 @@ def _incident_view(incident: Incident) -> IncidentView:
         scheduled_until=incident.scheduled_until, cancelled=incident.cancelled_at is not None,
         components=tuple(names),
         updates=tuple(_update_view(u) for u in incident.updates),
-        postmortem_body=incident.postmortem_body if incident.postmortem_published else None,
+        postmortem_html=(markup.trusted_html(incident.postmortem_html)
+                         if incident.postmortem_published else None),
         postmortem_published_at=incident.postmortem_published_at,
     )
 
 
 def _update_view(update: IncidentUpdate) -> UpdateView:
     return UpdateView(
-        id=update.id, status=update.status, body=update.body, display_at=update.display_at,
+        id=update.id, status=update.status, body_html=markup.trusted_html(update.body_html),
+        display_at=update.display_at,
         affected=tuple(AffectedView(a.component_name, a.old_status, a.new_status)
                        for a in update.affected),
     )

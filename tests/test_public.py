@@ -319,3 +319,32 @@ def test_the_rendered_page_is_reused_until_the_page_changes(client, make_compone
     from statuspage.components import set_component_status
     set_component_status(api, "major_outage")
     assert "Major System Outage" in client.get("/").get_data(as_text=True)
+
+
+def test_no_public_read_renders_markdown(client, monkeypatch, make_component, make_incident,
+                                         make_maintenance):
+    # Bodies are rendered when written; a read that rendered one would fail here.
+    import markdown
+
+    api = make_component("API")
+    incident = make_incident(body="We are *on it*.", components={api.id: "major_outage"})
+    resolve_incident(incident, body="**Fixed**.")
+    save_postmortem(incident, "A *full* disk.")
+    publish_postmortem(incident)
+    make_incident("Still open", body="- one\n- two")
+    make_maintenance(body="We *upgrade* the database.")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Markdown rendered on a read")
+
+    monkeypatch.setattr(markdown, "markdown", refuse)
+    monkeypatch.setattr(markdown.Markdown, "convert", refuse)
+    urls = ["/", "/history", f"/incidents/{incident.id}", "/history.rss", "/history.atom",
+            f"/components/{api.id}/history.atom", "/maintenance.ics", "/embed", "/badge.svg",
+            f"/components/{api.id}/badge.svg", "/api/v2/summary.json",
+            "/api/v2/incidents.json", "/api/v2/scheduled-maintenances.json"]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+    html = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
+    assert "A <em>full</em> disk." in html and "<strong>Fixed</strong>." in html

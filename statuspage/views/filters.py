@@ -1,4 +1,4 @@
-"""Template filters and globals: times in the page's zone, Markdown, status labels."""
+"""Template filters and globals: times in the page's zone, stored HTML, status labels."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from .. import times
-from ..markup import render_markdown
+from ..markup import trusted_html
 from ..site import get_page_settings
 from ..times import iso_utc
 from ..vocabulary import status_label
@@ -28,7 +28,7 @@ def time_tag(value: datetime | None, precision: str = "minutes") -> Markup:
 
 def init_app(app: Flask) -> None:
     """Register the filters and the page settings every template sees."""
-    app.add_template_filter(render_markdown, "markdown")
+    app.add_template_filter(trusted_html, "stored_html")
     app.add_template_filter(time_tag, "time_tag")
     app.add_template_filter(iso_utc, "iso")
     app.add_template_filter(status_label, "status_label")

@@ -1,0 +1,66 @@
+"""page path: Markdown stored rendered
+
+Revision ID: 0005
+Revises: 0003
+Create Date: 2026-12-01 23:00:00.000000
+
+Update bodies and postmortems keep their HTML (and updates their plain text) beside the
+Markdown, rendered once when written; the rows that exist are rendered here, in batches.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from statuspage.markup import stored
+
+# revision identifiers, used by Alembic.
+revision = "0005"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+BATCH = 500
+
+
+def upgrade():
+    with op.batch_alter_table("incident_update", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("body_html", sa.Text(), server_default="", nullable=False))
+        batch_op.add_column(sa.Column("body_text", sa.Text(), server_default="", nullable=False))
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("postmortem_html", sa.Text(), nullable=True))
+    _render_existing_rows()
+
+
+def _render_existing_rows():
+    connection = op.get_bind()
+    updates = sa.table("incident_update", sa.column("id", sa.Integer),
+                       sa.column("body", sa.Text), sa.column("body_html", sa.Text),
+                       sa.column("body_text", sa.Text))
+    incidents = sa.table("incident", sa.column("id", sa.Integer),
+                         sa.column("postmortem_body", sa.Text),
+                         sa.column("postmortem_html", sa.Text))
+    last = 0
+    while True:
+        rows = connection.execute(
+            sa.select(updates.c.id, updates.c.body).where(updates.c.id > last)
+            .order_by(updates.c.id).limit(BATCH)).all()
+        if not rows:
+            break
+        for row_id, body in rows:
+            rendered = stored(body)
+            connection.execute(updates.update().where(updates.c.id == row_id)
+                               .values(body_html=rendered.html, body_text=rendered.text))
+        last = rows[-1][0]
+    drafts = connection.execute(sa.select(incidents.c.id, incidents.c.postmortem_body)
+                                .where(incidents.c.postmortem_body.is_not(None))).all()
+    for row_id, body in drafts:
+        connection.execute(incidents.update().where(incidents.c.id == row_id)
+                           .values(postmortem_html=stored(body).html))
+
+
+def downgrade():
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        batch_op.drop_column("postmortem_html")
+    with op.batch_alter_table("incident_update", schema=None) as batch_op:
+        batch_op.drop_column("body_text")
+        batch_op.drop_column("body_html")
