@@ -71,7 +71,7 @@ class Incident(db.Model):
     status: Mapped[str] = mapped_column(sa.String(32))
     impact: Mapped[Impact] = mapped_column(enum_column(Impact, "impact"), default=Impact.NONE)
     impact_override: Mapped[Impact | None] = mapped_column(enum_column(Impact, "impact_override"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     monitoring_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

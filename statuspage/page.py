@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-import sqlalchemy as sa
 from flask import current_app
 from markupsafe import Markup
 
@@ -25,7 +24,6 @@ from . import maintenance as maint
 from . import markup, uptime, vocabulary
 from .components import Component, ComponentGroup, PageStatus
 from .dbtypes import as_utc, utcnow
-from .extensions import db
 from .incidents import Incident, IncidentUpdate
 from .site import PageSettings, get_page_settings, page_version
 from .validation import NotFound
@@ -272,7 +270,7 @@ def _build(version: int, now: datetime) -> tuple[Snapshot, tzinfo]:
         version=version,
         today=today,
         built_at=now,
-        modified_at=max(last_write(), _local_midnight(today, zone)),
+        modified_at=max(settings.last_change, _local_midnight(today, zone)),
         settings=_settings_view(settings),
         status=comp.page_status(visible, [str(i.impact) for i in open_incidents]),
         tree=tree,
@@ -363,17 +361,6 @@ def _past_days(today: date, zone: tzinfo) -> tuple[DayView, ...]:
         by_day.setdefault(view.occurred_at.astimezone(zone).date(), []).append(view)
     days = (today - timedelta(days=offset) for offset in range(PAST_DAYS))
     return tuple(DayView(day, tuple(by_day.get(day, ()))) for day in days)
-
-
-def last_write() -> datetime:
-    """The latest change a visitor could see, for Last-Modified."""
-    latest = [
-        sa.select(sa.func.max(model.updated_at)).scalar_subquery()
-        for model in (PageSettings, Component, ComponentGroup, Incident, IncidentUpdate)
-    ]
-    values = db.session.execute(sa.select(*latest)).one()
-    found = [as_utc(v) for v in values if v is not None]
-    return max(found) if found else utcnow()
 
 
 # --- one incident ---------------------------------------------------------------------------------

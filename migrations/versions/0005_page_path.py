@@ -1,4 +1,4 @@
-"""page path: Markdown stored rendered
+"""page path: Markdown stored rendered, the time of the last change
 
 Revision ID: 0005
 Revises: 0003
@@ -6,6 +6,8 @@ Create Date: 2026-12-01 23:00:00.000000
 
 Update bodies and postmortems keep their HTML (and updates their plain text) beside the
 Markdown, rendered once when written; the rows that exist are rendered here, in batches.
+The page settings keep the time of the last page-visible change beside the page version,
+filled here once from the tables it used to be computed from on every page build.
 """
 
 import sqlalchemy as sa
@@ -29,6 +31,13 @@ def upgrade():
     with op.batch_alter_table("incident", schema=None) as batch_op:
         batch_op.add_column(sa.Column("postmortem_html", sa.Text(), nullable=True))
     _render_existing_rows()
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_incident_created_at"), ["created_at"], unique=False)
+    with op.batch_alter_table("page_settings", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("changed_at", sa.DateTime(timezone=True), nullable=True))
+    tables = ("page_settings", "component", "component_group", "incident", "incident_update")
+    latest = " UNION ALL ".join(f"SELECT max(updated_at) AS at FROM {name}" for name in tables)
+    op.execute(f"UPDATE page_settings SET changed_at = (SELECT max(at) FROM ({latest}) AS t)")
 
 
 def _render_existing_rows():
@@ -59,6 +68,10 @@ def _render_existing_rows():
 
 
 def downgrade():
+    with op.batch_alter_table("page_settings", schema=None) as batch_op:
+        batch_op.drop_column("changed_at")
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_incident_created_at"))
     with op.batch_alter_table("incident", schema=None) as batch_op:
         batch_op.drop_column("postmortem_html")
     with op.batch_alter_table("incident_update", schema=None) as batch_op:
