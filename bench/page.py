@@ -32,7 +32,8 @@ RECENT = 60
 
 
 def _app(path: Path):
-    return create_app({"TESTING": True, "SECRET_KEY": "bench",
+    # Every request reads the page version, so each write is followed by a build.
+    return create_app({"TESTING": True, "SECRET_KEY": "bench", "PAGE_VERSION_CHECK_MS": 0,
                        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
 
 

@@ -164,7 +164,8 @@ def test_status_page_answers_304_while_nothing_changed(app, client, make_compone
     again = client.get("/", headers={"If-None-Match": etag})
 
     assert first.status_code == 200
-    assert first.headers["Cache-Control"] == "public, max-age=10"
+    assert first.headers["Cache-Control"] == ("public, max-age=10, stale-while-revalidate=30, "
+                                              "stale-if-error=86400")
     assert first.headers["Last-Modified"]
     assert again.status_code == 304
     assert again.get_data() == b""
@@ -177,9 +178,11 @@ def test_status_page_answers_304_while_nothing_changed(app, client, make_compone
 
 
 def test_cache_lifetime_comes_from_the_settings(app, client, db):
-    app.config["PAGE_CACHE_SECONDS"] = 60
+    app.config.update(PAGE_CACHE_SECONDS=60, PAGE_STALE_WHILE_REVALIDATE_SECONDS=5,
+                      PAGE_STALE_IF_ERROR_SECONDS=3600)
 
-    assert client.get("/").headers["Cache-Control"] == "public, max-age=60"
+    assert client.get("/").headers["Cache-Control"] == (
+        "public, max-age=60, stale-while-revalidate=5, stale-if-error=3600")
 
 
 # --- incident pages ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from flask_login import current_user
 from markupsafe import Markup
+from werkzeug.local import LocalProxy
 
 from .. import times
 from ..markup import trusted_html
@@ -38,4 +39,6 @@ def init_app(app: Flask) -> None:
         # current_user is the proxy, loaded only where a template uses it: Flask-Login's own
         # processor (off in create_app) would load the user, and so read the session, on every
         # render, which makes public pages `Vary: Cookie` and defeats shared caches.
-        return {"page": get_page_settings(), "current_user": current_user}
+        # The settings are read where a template uses them, so a page passed the settings this
+        # process knows (the error pages) needs no database.
+        return {"page": LocalProxy(get_page_settings), "current_user": current_user}
