@@ -54,7 +54,7 @@ MAX_ENTRIES = 2000
 WAIT_STEP = 0.05  # how often a waiting process looks for the edition another one builds
 WAIT_LIMIT = 10.0  # after this, a request builds the edition itself
 PRUNE_EVERY = 600.0
-_CACHE_KEY = "statuspage.page_cache"
+CACHE_KEY = "statuspage.page_cache"  # in app.extensions
 
 
 class Unavailable(Exception):
@@ -186,6 +186,18 @@ class PageCache:
             return entry.edition, True
         assert edition is not None
         return edition, False
+
+    def kept(self, key: str) -> Edition | None:
+        """The edition kept for ``key`` when it is current and the version confirmed within
+        the bound, counting the hit; None when only ``serve`` can tell. Reads no database."""
+        entry = self.entries.get(key)
+        state = self.state
+        if entry is None or state is None or self.interval == 0 or self.is_failing():
+            return None
+        if entry.edition.stamp != stamp_of(entry.resource, state, utcnow()):
+            return None
+        entry.last_hit, entry.hits = time.monotonic(), entry.hits + 1
+        return entry.edition
 
     def ensure(self, resource: Resource, stamp: str, version: int, *, wait: bool
                ) -> Edition | None:
@@ -326,10 +338,10 @@ def _rollback() -> None:
 
 def current() -> PageCache:
     """This application's page cache in this process."""
-    cache = current_app.extensions.get(_CACHE_KEY)
+    cache = current_app.extensions.get(CACHE_KEY)
     if cache is None:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        cache = app.extensions.setdefault(_CACHE_KEY, PageCache(app))
+        cache = app.extensions.setdefault(CACHE_KEY, PageCache(app))
     return cache
 
 

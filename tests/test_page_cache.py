@@ -321,3 +321,32 @@ def test_with_the_database_down_kept_pages_answer_stale_and_others_a_friendly_50
         else:
             html = answer.get_data(as_text=True)
             assert "cannot read its data right now" in html and "Acme" in html, url
+
+
+# --- the fast lane --------------------------------------------------------------------------------
+
+def test_the_fast_lane_replays_exactly_what_flask_sent_until_the_edition_changes(refreshed,
+                                                                                 page_data):
+    client = refreshed.test_client()
+    lane = refreshed.wsgi_app
+    asks = [{"Accept-Encoding": "gzip, br"}, {}, {"Accept-Encoding": "gzip"}]
+    for headers in asks:
+        first = client.get("/api/v2/summary.json", headers=headers)  # through Flask
+        replayed = client.get("/api/v2/summary.json", headers=headers)
+        assert ("/api/v2/summary.json", headers.get("Accept-Encoding"), False) in lane.replays
+        assert replayed.data == first.data
+        assert ([h for h in replayed.headers if h[0] != "Date"]
+                == [h for h in first.headers if h[0] != "Date"])
+        unchanged = {**headers, "If-None-Match": first.headers["ETag"]}
+        client.get("/api/v2/summary.json", headers=unchanged)
+        again = client.get("/api/v2/summary.json", headers=unchanged)
+        assert (again.status_code, again.data) == (304, b"")
+        assert again.headers["ETag"] == first.headers["ETag"]
+
+    cache = refreshed.extensions["statuspage.page_cache"]
+    cache.stop()
+    set_component_status(page_data["api"], "major_outage")
+    cache.refresh()
+    fresh = client.get("/api/v2/summary.json")
+    assert fresh.headers["ETag"] != first.headers["ETag"]
+    assert fresh.get_json()["status"]["description"] == "Major System Outage"

@@ -28,7 +28,7 @@ _REASONS = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 422: "Unproce
 
 def init_app(app: Flask) -> None:
     """Install the app-wide rules, then the blueprints."""
-    from . import admin, api, embeds, filters, public
+    from . import admin, api, embeds, fastlane, filters, public
 
     _install_error_handlers(app)
     app.after_request(_framing)
@@ -36,6 +36,7 @@ def init_app(app: Flask) -> None:
     filters.init_app(app)
     for blueprint in (public, admin, api, embeds):
         blueprint.init_app(app)
+    fastlane.init_app(app)  # outermost: kept answers never reach routing
 
 
 def _framing(response: Response) -> Response:

@@ -16,6 +16,7 @@ from .. import pagecache
 from ..builds import ENCODINGS, IDENTITY, Built, Edition
 from ..pagecache import Resource
 from ..site import get_page_settings
+from . import fastlane
 
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
@@ -47,6 +48,8 @@ def cached(resource: Resource, *, contract: bool = False) -> Response:
         edition, stale = pagecache.serve(resource)
     except pagecache.Unavailable:
         return unavailable()
+    if not stale and pagecache.current().interval:
+        request.environ[fastlane.MARK] = (edition.key, edition)  # the fast lane may replay it
     return _answer(edition, stale, contract)
 
 
