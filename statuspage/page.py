@@ -196,6 +196,11 @@ class Snapshot:
         return any(c.uptime for c in self.components)
 
     @property
+    def uptime_start(self) -> date:
+        """The day of the first uptime bar (every component's bars cover the same days)."""
+        return self.today - timedelta(days=UPTIME_DAYS - 1)
+
+    @property
     def etag(self) -> str:
         """Changes whenever the page's data or its day does."""
         return f"v{self.version}-{self.today.isoformat()}"

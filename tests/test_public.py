@@ -78,10 +78,28 @@ def test_components_sit_in_their_groups_with_status_and_uptime(client, make_grou
     assert "Networks" in details and "AS2" in details and "Peppol Access Point" in details
     assert 'data-status="degraded_performance" open' in details  # opened: a member is degraded
     assert 'class="component-status status-degraded_performance">Degraded Performance' in details
-    # One bar per day for each showcased component (three of them).
-    assert html.count('<span class="bar bar-') == 3 * 90
-    assert re.search(r'title="[A-Z][a-z]{2} \d+, \d{4}: Operational, 100\.00% uptime"', html)
+    # One bar per day for each showcased component (three of them), new today: the days
+    # before carry no data, and today Peppol's bar is degraded, with its tooltip.
+    bars = re.findall(r'<div class="uptime-bars"[^>]*>(.*?)</div>', html, re.S)
+    assert [len(re.findall(r"<i[ >]", b)) for b in bars] == [90, 90, 90]
+    assert bars[0] == '<i class="n"></i>' * 89 + "<i></i>"
+    assert re.fullmatch(r'(<i class="n"></i>){89}<i class="d" title="[A-Z][a-z]{2} \d+, '
+                        r'\d{4}: Degraded Performance, 100\.00% uptime"></i>', bars[1])
     assert "100.00 % uptime" in html
+
+
+def test_ninety_quiet_days_cost_seven_bytes_each(client, make_component):
+    from statuspage.dbtypes import utcnow as now
+
+    for n in range(3):
+        make_component(f"Old {n}", now=now() - timedelta(days=200))
+
+    html = _html(client.get("/"))
+
+    first = (now().date() - timedelta(days=89)).isoformat()
+    assert f'data-first-day="{first}"' in html
+    bars = re.findall(r'<div class="uptime-bars"[^>]*>(.*?)</div>', html, re.S)
+    assert bars == ["<i></i>" * 90] * 3
 
 
 def test_collapsed_group_is_closed_without_javascript(client, make_group, make_component):
