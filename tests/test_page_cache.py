@@ -298,7 +298,7 @@ def _database_down(monkeypatch) -> None:
 
     monkeypatch.setattr(pagecache, "page_state", refuse)
     monkeypatch.setattr(builds, "find", refuse)
-    monkeypatch.setattr(filters, "get_page_settings", refuse)
+    monkeypatch.setattr(filters, "get_page_settings", refuse)  # read by page_settings()
 
 
 def test_with_the_database_down_kept_pages_answer_stale_and_others_a_friendly_503(
