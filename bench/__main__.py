@@ -1,6 +1,21 @@
-"""Run every benchmark: `python -m bench` (or `make bench`)."""
+"""Run the benchmarks: `python -m bench` (or `make bench`) for the quick in-process ones;
+`python -m bench page --full` for the HTTP table, write storm and growth on SQLite and
+PostgreSQL; `python -m bench page --smoke` for every step at tiny sizes."""
 
-from . import page
+import argparse
+
+from . import page, serving
 
 if __name__ == "__main__":
-    page.main()
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("suite", nargs="?", choices=["page"], help="the page path benchmarks")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--full", action="store_true", help="the large data set (~25 minutes)")
+    mode.add_argument("--smoke", action="store_true", help="tiny sizes, every step")
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    kinds = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
+    if args.full or args.smoke:
+        serving.run(serving.FULL if args.full else serving.SMOKE, kinds)
+    else:
+        page.main()

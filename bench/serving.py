@@ -1,0 +1,269 @@
+"""The page path over HTTP and in process, on the large data set, as ratios measured in one run.
+
+- serving: every cached public URL under wrk (32 connections, gunicorn with 2 sync workers)
+  against the static twin (the same bytes from a trivial WSGI app under the same gunicorn),
+  alternated round by round; medians of each side, then their ratio.
+- write storm: GET / under wrk while an update is posted every second through the API, against
+  the twin under the same load (without writes); p99 ratio.
+- growth: the time to build /, /history, the Atom feed and summary.json for a new page version,
+  and the queries each build makes, at 1,000, 10,000 and 100,000 incidents.
+
+``python -m bench page --full`` runs it all on SQLite and PostgreSQL (about 25 minutes);
+``--smoke`` runs every step with tiny sizes (the test suite does, so that it never rots).
+"""
+
+from __future__ import annotations
+
+import gzip
+import html.parser
+import os
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
+
+from statuspage import create_app
+from statuspage.extensions import db
+from statuspage.site import get_page_settings
+
+from . import data, load
+
+PG_URL = os.environ.get("BENCH_DATABASE_URL",
+                        "postgresql+psycopg://postgres@127.0.0.1:55432/statuspage_pagebench")
+GROWTH_URLS = ["/", "/history", "/history.atom", "/api/v2/summary.json"]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    incidents: int
+    subscribers: int
+    seconds: float  # per wrk run
+    rounds: int
+    storm_seconds: float
+    growth: tuple[int, ...]
+    growth_repeat: int
+
+
+FULL = Sizes(5000, 100_000, 5, 3, 60, (1000, 10_000, 100_000), 9)
+SMOKE = Sizes(20, 50, 1, 1, 2, (10, 20, 40), 2)
+
+
+def urls(incident_id: int = 3) -> list[str]:
+    """Every kind of cached public answer."""
+    return ["/", "/api/v2/summary.json", "/api/v2/status.json", "/api/v2/incidents.json",
+            "/api/v2/scheduled-maintenances.json", "/history", "/history?page=2",
+            f"/incidents/{incident_id}", "/history.atom", "/history.rss",
+            "/components/1/history.atom", "/badge.svg", "/components/1/badge.svg",
+            "/maintenance.ics", "/embed"]
+
+
+def _app(url: str, **config: object):
+    return create_app({"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url,
+                       "BASE_URL": "http://127.0.0.1", "PAGE_VERSION_CHECK_MS": 0, **config})
+
+
+def prepare(url: str, incidents: int, subscribers: int) -> tuple[str, str]:
+    """An empty schema on ``url`` filled with the data set; the page id and a write key."""
+    app = _app(url)
+    with app.app_context():
+        if url.startswith("postgresql"):
+            downgrade(revision="base")
+        upgrade()
+        key = data.fill(incidents, subscribers)
+        page_id = get_page_settings().page_code
+        db.session.remove()
+        db.engine.dispose()
+    return page_id, key
+
+
+@contextmanager
+def databases(kind: str, folder: Path) -> Iterator[Callable[[str], str]]:
+    """A function naming a fresh database for each use, on SQLite or PostgreSQL."""
+    counter = iter(range(1000))
+    if kind == "sqlite":
+        yield lambda name: f"sqlite:///{folder / f'{name}-{next(counter)}.db'}"
+    else:
+        yield lambda name: PG_URL
+
+
+# --- the static twin, wrk, and the table ----------------------------------------------------
+
+@dataclass(frozen=True)
+class Row:
+    url: str
+    app: load.Run
+    twin: load.Run
+
+    @property
+    def ratio(self) -> float:
+        return self.app.rps / self.twin.rps
+
+    @property
+    def p99_ratio(self) -> float:
+        return self.app.p99 / self.twin.p99
+
+
+def _median_run(runs: list[load.Run]) -> load.Run:
+    return load.Run(statistics.median(r.rps for r in runs), statistics.median(r.p50 for r in runs),
+                    statistics.median(r.p99 for r in runs), sum(r.errors for r in runs))
+
+
+def serving(app_base: str, twin_base: str, paths: list[str], sizes: Sizes) -> list[Row]:
+    """Each path under wrk, the application and the twin alternated round by round."""
+    rows = []
+    for path in paths:
+        runs: dict[str, list[load.Run]] = {"app": [], "twin": []}
+        for _ in range(sizes.rounds):
+            runs["app"].append(load.wrk(app_base + path, sizes.seconds))
+            runs["twin"].append(load.wrk(twin_base + path, sizes.seconds))
+        rows.append(Row(path, _median_run(runs["app"]), _median_run(runs["twin"])))
+    return rows
+
+
+class _Counter(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements = 0
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        self.elements += 1
+
+
+def weight(app_base: str) -> tuple[int, int, int]:
+    """The bytes of /, gzipped bytes, and its number of elements."""
+    body = requests.get(app_base + "/", timeout=60, headers={"Accept-Encoding": "identity"}
+                        ).content
+    counter = _Counter()
+    counter.feed(body.decode())
+    return len(body), len(gzip.compress(body, 6)), counter.elements
+
+
+def write_storm(app_base: str, twin_base: str, page_id: str, key: str, seconds: float
+                ) -> tuple[load.Run, load.Run, int]:
+    """GET / under wrk while an update is posted every second; the twin under the same load."""
+    stop = threading.Event()
+    posted = []
+
+    def writer() -> None:
+        statuses = ["identified", "monitoring"]
+        while not stop.wait(1.0):
+            statuses.reverse()
+            answer = requests.patch(
+                f"{app_base}/api/v1/pages/{page_id}/incidents/1", timeout=30,
+                headers={"Authorization": f"OAuth {key}"},
+                json={"incident": {"status": statuses[0], "body": f"Update {len(posted)}.",
+                                   "deliver_notifications": False}})
+            posted.append(answer.status_code)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        storm = load.wrk(app_base + "/", seconds)
+    finally:
+        stop.set()
+        thread.join()
+    if any(code != 200 for code in posted):
+        raise RuntimeError(f"writes failed during the storm: {posted}")
+    return storm, load.wrk(twin_base + "/", seconds), len(posted)
+
+
+def http_benchmarks(url: str, sizes: Sizes, folder: Path, report: Callable[[str], None]) -> None:
+    """The table, the page weight and the write storm on one database."""
+    page_id, key = prepare(url, sizes.incidents, sizes.subscribers)
+    env = {"DATABASE_URL": url, "SECRET_KEY": "bench", "BASE_URL": "http://127.0.0.1"}
+    paths = urls()
+    with load.gunicorn("wsgi:app", env) as app_base:
+        for path in paths:  # every worker builds or reads every answer before measuring
+            for _ in range(6):
+                answer = requests.get(app_base + path, timeout=60)
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{path} answered {answer.status_code}")
+        twin_file = folder / "twin.json"
+        load.record_twin(app_base, paths, twin_file)
+        with load.gunicorn("bench.twin:app", {"BENCH_TWIN_FILE": str(twin_file)}) as twin_base:
+            rows = serving(app_base, twin_base, paths, sizes)
+            report(f"{'URL':40} {'req/s':>8} {'twin':>8} {'ratio':>6}   {'p50/p99 ms':>16}"
+                   f"   {'twin p50/p99':>16} {'p99 x':>6} errors")
+            for row in rows:
+                report(f"{row.url:40} {row.app.rps:8.0f} {row.twin.rps:8.0f} {row.ratio:6.2f}   "
+                       f"{row.app.p50:7.2f} / {row.app.p99:6.2f}   {row.twin.p50:7.2f} / "
+                       f"{row.twin.p99:6.2f} {row.p99_ratio:6.2f} {row.app.errors}")
+            size, packed, elements = weight(app_base)
+            report(f"page weight: / is {size / 1000:.1f} KB, {packed / 1000:.1f} KB gzipped, "
+                   f"{elements} elements")
+            storm, calm, writes = write_storm(app_base, twin_base, page_id, key,
+                                              sizes.storm_seconds)
+            report(f"write storm: {writes} updates in {sizes.storm_seconds:.0f} s; / "
+                   f"{storm.rps:.0f} req/s, p50/p99 {storm.p50:.2f} / {storm.p99:.2f} ms, "
+                   f"{storm.errors} errors; twin {calm.rps:.0f} req/s, p99 {calm.p99:.2f} ms; "
+                   f"p99 ratio {storm.p99 / calm.p99:.2f}")
+
+
+# --- growth ------------------------------------------------------------------------------------
+
+def build_figures(url: str, repeat: int) -> dict[str, tuple[float, int]]:
+    """Per URL: median seconds to answer a new page version, and the statements it ran."""
+    app = _app(url)
+    client = app.test_client()
+    figures = {}
+    with app.app_context():
+        for path in GROWTH_URLS:
+            client.get(path)  # templates compiled, imports done
+            samples, statements = [], []
+            for _ in range(repeat):
+                db.session.execute(sa.text("UPDATE page_settings SET version = version + 1"))
+                db.session.commit()
+                seen: list[str] = []
+
+                def count(*args: object, seen: list[str] = seen) -> None:
+                    seen.append("x")
+
+                sa.event.listen(db.engine, "before_cursor_execute", count)
+                start = time.perf_counter()
+                answer = client.get(path)
+                samples.append(time.perf_counter() - start)
+                sa.event.remove(db.engine, "before_cursor_execute", count)
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{path} answered {answer.status_code}")
+                statements.append(len(seen))
+            figures[path] = (statistics.median(samples), max(statements))
+        db.session.remove()
+        db.engine.dispose()
+    return figures
+
+
+def growth(make_url: Callable[[str], str], sizes: Sizes, report: Callable[[str], None]) -> None:
+    """Build times and statements at each size, and the ratio of the largest to the smallest."""
+    results = {}
+    for count in sizes.growth:
+        url = make_url(f"growth-{count}")
+        prepare(url, count, 0)
+        results[count] = build_figures(url, sizes.growth_repeat)
+    first, last = sizes.growth[0], sizes.growth[-1]
+    head = "".join(f"{n:>14,}" for n in sizes.growth)
+    report(f"{'build of a new version':24}{head}   ratio   statements per build")
+    for path in GROWTH_URLS:
+        cells = "".join(f"{results[n][path][0] * 1000:11.1f} ms" for n in sizes.growth)
+        statements = "/".join(str(results[n][path][1]) for n in sizes.growth)
+        report(f"{path:24}{cells}   {results[last][path][0] / results[first][path][0]:5.2f}"
+               f"   {statements}")
+
+
+def run(sizes: Sizes, kinds: tuple[str, ...], report: Callable[[str], None] = print) -> None:
+    """Everything, on each kind of database."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for kind in kinds:
+            with databases(kind, folder) as make_url:
+                report(f"== {kind}: {sizes.incidents:,} incidents, {sizes.subscribers:,} "
+                       "subscribers, 60 components in 8 groups")
+                http_benchmarks(make_url("large"), sizes, folder, report)
+                growth(make_url, sizes, report)
