@@ -308,8 +308,10 @@ class PageCache:
         first, reading the version again whenever a round of builds outlasts the bound."""
         self.read_state()
         clock = time.monotonic()
-        hot = sorted((e for e in list(self.entries.values())
-                      if clock - e.last_hit < HOT_SECONDS), key=lambda e: -e.hits)
+        with self.guard:
+            entries = list(self.entries.values())
+        hot = sorted((e for e in entries if clock - e.last_hit < HOT_SECONDS),
+                     key=lambda e: -e.hits)
         pending = False
         for entry in hot:
             assert self.state is not None
