@@ -13,9 +13,11 @@ if __name__ == "__main__":
     mode.add_argument("--full", action="store_true", help="the large data set (~25 minutes)")
     mode.add_argument("--smoke", action="store_true", help="tiny sizes, every step")
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--part", choices=[*serving.PARTS, "all"], default="all")
     args = parser.parse_args()
     kinds = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
+    parts = serving.PARTS if args.part == "all" else (args.part,)
     if args.full or args.smoke:
-        serving.run(serving.FULL if args.full else serving.SMOKE, kinds)
+        serving.run(serving.FULL if args.full else serving.SMOKE, kinds, parts=parts)
     else:
         page.main()

@@ -71,7 +71,12 @@ def _app(url: str, **config: object):
 
 
 def prepare(url: str, incidents: int, subscribers: int) -> tuple[str, str]:
-    """An empty schema on ``url`` filled with the data set; the page id and a write key."""
+    """An empty schema on ``url`` filled with the data set; the page id and a write key.
+
+    On PostgreSQL the tables are then vacuumed and analysed, as autovacuum does soon after a
+    bulk load: measured before that, the first reads set hint bits on every fresh row and the
+    planner guesses without statistics, which is the load, not the history size.
+    """
     app = _app(url)
     with app.app_context():
         if url.startswith("postgresql"):
@@ -80,18 +85,37 @@ def prepare(url: str, incidents: int, subscribers: int) -> tuple[str, str]:
         key = data.fill(incidents, subscribers)
         page_id = get_page_settings().page_code
         db.session.remove()
+        if url.startswith("postgresql"):
+            with db.engine.connect() as connection:
+                connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                    sa.text("VACUUM ANALYZE"))
         db.engine.dispose()
     return page_id, key
 
 
 @contextmanager
 def databases(kind: str, folder: Path) -> Iterator[Callable[[str], str]]:
-    """A function naming a fresh database for each use, on SQLite or PostgreSQL."""
-    counter = iter(range(1000))
+    """A function naming a fresh database for each name, on SQLite or PostgreSQL (one
+    database per name beside ``PG_URL``'s, created here)."""
     if kind == "sqlite":
-        yield lambda name: f"sqlite:///{folder / f'{name}-{next(counter)}.db'}"
-    else:
-        yield lambda name: PG_URL
+        yield lambda name: f"sqlite:///{folder / f'{name}.db'}"
+        return
+    base = sa.engine.make_url(PG_URL)
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+    def make(name: str) -> str:
+        database = base.database if name == "large" else f"{base.database}_{name}"
+        with admin.connect() as connection:
+            exists = connection.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                        {"n": database}).scalar()
+            if not exists:
+                connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
+        return base.set(database=database).render_as_string(hide_password=False)
+
+    try:
+        yield make
+    finally:
+        admin.dispose()
 
 
 # --- the static twin, wrk, and the table ----------------------------------------------------
@@ -175,8 +199,9 @@ def write_storm(app_base: str, twin_base: str, page_id: str, key: str, seconds: 
     return storm, load.wrk(twin_base + "/", seconds), len(posted)
 
 
-def http_benchmarks(url: str, sizes: Sizes, folder: Path, report: Callable[[str], None]) -> None:
-    """The table, the page weight and the write storm on one database."""
+def http_benchmarks(url: str, sizes: Sizes, folder: Path, report: Callable[[str], None],
+                    parts: tuple[str, ...]) -> None:
+    """The table and the page weight, and the write storm, on one database."""
     page_id, key = prepare(url, sizes.incidents, sizes.subscribers)
     env = {"DATABASE_URL": url, "SECRET_KEY": "bench", "BASE_URL": "http://127.0.0.1"}
     paths = urls()
@@ -189,81 +214,97 @@ def http_benchmarks(url: str, sizes: Sizes, folder: Path, report: Callable[[str]
         twin_file = folder / "twin.json"
         load.record_twin(app_base, paths, twin_file)
         with load.gunicorn("bench.twin:app", {"BENCH_TWIN_FILE": str(twin_file)}) as twin_base:
-            rows = serving(app_base, twin_base, paths, sizes)
-            report(f"{'URL':40} {'req/s':>8} {'twin':>8} {'ratio':>6}   {'p50/p99 ms':>16}"
-                   f"   {'twin p50/p99':>16} {'p99 x':>6} errors")
-            for row in rows:
-                report(f"{row.url:40} {row.app.rps:8.0f} {row.twin.rps:8.0f} {row.ratio:6.2f}   "
-                       f"{row.app.p50:7.2f} / {row.app.p99:6.2f}   {row.twin.p50:7.2f} / "
-                       f"{row.twin.p99:6.2f} {row.p99_ratio:6.2f} {row.app.errors}")
-            size, packed, elements = weight(app_base)
-            report(f"page weight: / is {size / 1000:.1f} KB, {packed / 1000:.1f} KB gzipped, "
-                   f"{elements} elements")
-            storm, calm, writes = write_storm(app_base, twin_base, page_id, key,
-                                              sizes.storm_seconds)
-            report(f"write storm: {writes} updates in {sizes.storm_seconds:.0f} s; / "
-                   f"{storm.rps:.0f} req/s, p50/p99 {storm.p50:.2f} / {storm.p99:.2f} ms, "
-                   f"{storm.errors} errors; twin {calm.rps:.0f} req/s, p99 {calm.p99:.2f} ms; "
-                   f"p99 ratio {storm.p99 / calm.p99:.2f}")
+            if "table" in parts:
+                _table(serving(app_base, twin_base, paths, sizes), report)
+                size, packed, elements = weight(app_base)
+                report(f"page weight: / is {size / 1000:.1f} KB, {packed / 1000:.1f} KB "
+                       f"gzipped, {elements} elements")
+            if "storm" in parts:
+                storm, calm, writes = write_storm(app_base, twin_base, page_id, key,
+                                                  sizes.storm_seconds)
+                report(f"write storm: {writes} updates in {sizes.storm_seconds:.0f} s; / "
+                       f"{storm.rps:.0f} req/s, p50/p99 {storm.p50:.2f} / {storm.p99:.2f} ms, "
+                       f"{storm.errors} errors; twin {calm.rps:.0f} req/s, p99 "
+                       f"{calm.p99:.2f} ms; p99 ratio {storm.p99 / calm.p99:.2f}")
+
+
+def _table(rows: list[Row], report: Callable[[str], None]) -> None:
+    report(f"{'URL':40} {'req/s':>8} {'twin':>8} {'ratio':>6}   {'p50/p99 ms':>16}"
+           f"   {'twin p50/p99':>16} {'p99 x':>6} errors")
+    for row in rows:
+        report(f"{row.url:40} {row.app.rps:8.0f} {row.twin.rps:8.0f} {row.ratio:6.2f}   "
+               f"{row.app.p50:7.2f} / {row.app.p99:6.2f}   {row.twin.p50:7.2f} / "
+               f"{row.twin.p99:6.2f} {row.p99_ratio:6.2f} {row.app.errors}")
 
 
 # --- growth ------------------------------------------------------------------------------------
 
-def build_figures(url: str, repeat: int) -> dict[str, tuple[float, int]]:
-    """Per URL: median seconds to answer a new page version, and the statements it ran."""
-    app = _app(url)
-    client = app.test_client()
-    figures = {}
-    with app.app_context():
-        for path in GROWTH_URLS:
-            client.get(path)  # templates compiled, imports done
-            samples, statements = [], []
-            for _ in range(repeat):
-                db.session.execute(sa.text("UPDATE page_settings SET version = version + 1"))
-                db.session.commit()
-                seen: list[str] = []
+def _build_sample(client, path: str) -> tuple[float, int]:
+    """Seconds to answer ``path`` for a new page version, and the statements it ran."""
+    db.session.execute(sa.text("UPDATE page_settings SET version = version + 1"))
+    db.session.commit()
+    seen: list[str] = []
 
-                def count(*args: object, seen: list[str] = seen) -> None:
-                    seen.append("x")
+    def count(*args: object) -> None:
+        seen.append("x")
 
-                sa.event.listen(db.engine, "before_cursor_execute", count)
-                start = time.perf_counter()
-                answer = client.get(path)
-                samples.append(time.perf_counter() - start)
-                sa.event.remove(db.engine, "before_cursor_execute", count)
-                if answer.status_code != 200:
-                    raise RuntimeError(f"{path} answered {answer.status_code}")
-                statements.append(len(seen))
-            figures[path] = (statistics.median(samples), max(statements))
-        db.session.remove()
-        db.engine.dispose()
-    return figures
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    start = time.perf_counter()
+    answer = client.get(path)
+    elapsed = time.perf_counter() - start
+    sa.event.remove(db.engine, "before_cursor_execute", count)
+    if answer.status_code != 200:
+        raise RuntimeError(f"{path} answered {answer.status_code}")
+    return elapsed, len(seen)
 
 
 def growth(make_url: Callable[[str], str], sizes: Sizes, report: Callable[[str], None]) -> None:
-    """Build times and statements at each size, and the ratio of the largest to the smallest."""
-    results = {}
+    """Build times and statements at each size, the sizes measured in alternation so that a
+    busy machine slows them alike, and the ratio of the largest to the smallest."""
+    apps = {}
     for count in sizes.growth:
-        url = make_url(f"growth-{count}")
+        url = make_url(f"growth_{count}")
         prepare(url, count, 0)
-        results[count] = build_figures(url, sizes.growth_repeat)
+        apps[count] = _app(url)
+    samples: dict[tuple[int, str], list[tuple[float, int]]] = {}
+    for app in apps.values():  # templates compiled, imports done
+        with app.app_context():
+            for path in GROWTH_URLS:
+                _build_sample(app.test_client(), path)
+    for _ in range(sizes.growth_repeat):
+        for path in GROWTH_URLS:
+            for count, app in apps.items():
+                with app.app_context():
+                    samples.setdefault((count, path), []).append(
+                        _build_sample(app.test_client(), path))
+    for app in apps.values():
+        with app.app_context():
+            db.engine.dispose()
     first, last = sizes.growth[0], sizes.growth[-1]
+    median = {key: statistics.median(s for s, _ in found) for key, found in samples.items()}
     head = "".join(f"{n:>14,}" for n in sizes.growth)
     report(f"{'build of a new version':24}{head}   ratio   statements per build")
     for path in GROWTH_URLS:
-        cells = "".join(f"{results[n][path][0] * 1000:11.1f} ms" for n in sizes.growth)
-        statements = "/".join(str(results[n][path][1]) for n in sizes.growth)
-        report(f"{path:24}{cells}   {results[last][path][0] / results[first][path][0]:5.2f}"
+        cells = "".join(f"{median[(n, path)] * 1000:11.1f} ms" for n in sizes.growth)
+        statements = "/".join(str(max(c for _, c in samples[(n, path)])) for n in sizes.growth)
+        report(f"{path:24}{cells}   {median[(last, path)] / median[(first, path)]:5.2f}"
                f"   {statements}")
 
 
-def run(sizes: Sizes, kinds: tuple[str, ...], report: Callable[[str], None] = print) -> None:
-    """Everything, on each kind of database."""
+PARTS = ("table", "storm", "growth")
+
+
+def run(sizes: Sizes, kinds: tuple[str, ...], report: Callable[[str], None] = print,
+        parts: tuple[str, ...] = PARTS) -> None:
+    """The ``parts`` (the table and page weight, the write storm, growth), on each kind of
+    database."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for kind in kinds:
             with databases(kind, folder) as make_url:
                 report(f"== {kind}: {sizes.incidents:,} incidents, {sizes.subscribers:,} "
                        "subscribers, 60 components in 8 groups")
-                http_benchmarks(make_url("large"), sizes, folder, report)
-                growth(make_url, sizes, report)
+                if "table" in parts or "storm" in parts:
+                    http_benchmarks(make_url("large"), sizes, folder, report, parts)
+                if "growth" in parts:
+                    growth(make_url, sizes, report)

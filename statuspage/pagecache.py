@@ -9,12 +9,14 @@ costs no database round trip.
 The version is read every PAGE_VERSION_CHECK_MS (at most a second) by the refresher, a daemon
 thread of the process. It is started by the first request that needs it, rather than by the
 factory, so that it runs only in processes that serve pages (after gunicorn forks, too). When
-the version moves, the refresher brings every resource asked for in the last minute up to it,
-most asked first: it reads the edition another process stored, or claims the build, builds and
-stores it (``builds``); meanwhile requests get the previous edition. A resource nobody asked
-for lately is brought up to date by the request that asks for it, which also waits for a
-build another process has claimed. With the database down the kept editions keep answering,
-marked stale; where there is none, ``Unavailable``.
+the version moves, the refresher brings the resources asked for in the last two seconds up to
+it at once, most asked first: it reads the edition another process stored, or claims the
+build, builds and stores it (``builds``). A request for one asked for less recently (within a
+minute) gets its previous edition and wakes the refresher for it. Resources nobody asks for
+cost nothing, however often the page changes. A resource nobody asked for in the last minute
+is brought up to date by the request that asks for it, which also waits for a build another
+process has claimed. With the database down the kept editions keep answering, marked stale;
+where there is none, ``Unavailable``.
 
 PAGE_VERSION_CHECK_MS=0 starts no thread: every request reads the version and builds a missing
 edition itself (tests, debugging).
@@ -46,7 +48,8 @@ from .validation import DomainError
 log = logging.getLogger(__name__)
 
 DEFAULT_LANG = "en"
-HOT_SECONDS = 60.0  # a resource asked for this recently is kept up to date by the refresher
+HOT_SECONDS = 60.0  # a resource asked for this recently gets its previous edition meanwhile
+ACTIVE_SECONDS = 2.0  # one asked for this recently is rebuilt as soon as the version moves
 # A hot resource lagging its version this long (the refresher is stuck) is updated by the
 # request that asks for it instead.
 LAG_LIMIT = 10.0
@@ -92,6 +95,7 @@ class _Entry:
     resource: Resource
     last_hit: float
     hits: int = 0
+    asked: bool = False  # a request got this edition after the version moved past it
 
 
 class PageCache:
@@ -171,7 +175,9 @@ class PageCache:
             if entry.edition.stamp == stamp:
                 return entry.edition, self.is_failing()
             if self.interval and hot and clock - self.since < LAG_LIMIT and not self.failing:
-                return entry.edition, False  # the refresher is building the new one
+                entry.asked = True  # the refresher builds the new one; this answer waits not
+                self.wake.set()
+                return entry.edition, False
             if self.failing:
                 return entry.edition, True
         elif self.failing and self.interval:
@@ -251,7 +257,7 @@ class PageCache:
             if entry is None:
                 self.entries[resource.key] = _Entry(edition, resource, time.monotonic())
             else:
-                entry.edition, entry.resource = edition, resource
+                entry.edition, entry.resource, entry.asked = edition, resource, False
                 self.entries.move_to_end(resource.key)
             while len(self.entries) > MAX_ENTRIES:
                 key, _ = self.entries.popitem(last=False)
@@ -286,9 +292,14 @@ class PageCache:
             self.thread.join(timeout=30)
 
     def _run(self) -> None:
+        last = 0.0
         while not self.stopped:
             self.wake.wait(self.pause)
             self.wake.clear()
+            # Woken by every request that got a previous edition: a round at most every
+            # WAIT_STEP, so a busy page never turns the refresher into a loop of queries.
+            time.sleep(max(0.0, last + WAIT_STEP - time.monotonic()))
+            last = time.monotonic()
             if self.stopped:
                 break
             with self.app.app_context():
@@ -304,16 +315,16 @@ class PageCache:
                     db.session.remove()
 
     def refresh(self) -> None:
-        """One round: read the version, then bring the hot resources up to it, most asked
-        first, reading the version again whenever a round of builds outlasts the bound."""
+        """One round: read the version, then bring the resources asked for just now (or since
+        it moved) up to it, most asked first, reading the version again whenever a round of
+        builds outlasts the bound."""
         self.read_state()
-        clock = time.monotonic()
         with self.guard:
             entries = list(self.entries.values())
-        hot = sorted((e for e in entries if clock - e.last_hit < HOT_SECONDS),
-                     key=lambda e: -e.hits)
         pending = False
-        for entry in hot:
+        clock = time.monotonic()
+        wanted = (e for e in entries if e.asked or clock - e.last_hit < ACTIVE_SECONDS)
+        for entry in sorted(wanted, key=lambda e: -e.hits):
             assert self.state is not None
             stamp = stamp_of(entry.resource, self.state, utcnow())
             if entry.edition.stamp != stamp:
