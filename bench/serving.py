@@ -178,7 +178,9 @@ def write_storm(app_base: str, twin_base: str, page_id: str, key: str, seconds: 
 
     def writer() -> None:
         statuses = ["identified", "monitoring"]
-        while not stop.wait(1.0):
+        start = time.monotonic()
+        # One a second on a fixed schedule: a slow write does not push the next ones back.
+        while not stop.wait(max(0.0, start + len(posted) + 1 - time.monotonic())):
             statuses.reverse()
             answer = requests.patch(
                 f"{app_base}/api/v1/pages/{page_id}/incidents/1", timeout=30,
