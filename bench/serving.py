@@ -170,9 +170,21 @@ def weight(app_base: str) -> tuple[int, int, int]:
     return len(body), len(gzip.compress(body, 6)), counter.elements
 
 
-def write_storm(app_base: str, twin_base: str, page_id: str, key: str, seconds: float
-                ) -> tuple[load.Run, load.Run, int]:
-    """GET / under wrk while an update is posted every second; the twin under the same load."""
+def write_storm(app_base: str, twin_base: str, page_id: str, key: str, seconds: float,
+                rounds: int = 1) -> tuple[load.Run, load.Run, int]:
+    """GET / under wrk while an update is posted every second, and the twin under the same
+    load, alternated ``rounds`` times; the medians, and the updates posted in all."""
+    storms, calms, writes = [], [], 0
+    for _ in range(rounds):
+        storm, writes_now = _storm_round(app_base, page_id, key, seconds)
+        storms.append(storm)
+        calms.append(load.wrk(twin_base + "/", seconds))
+        writes += writes_now
+    return _median_run(storms), _median_run(calms), writes
+
+
+def _storm_round(app_base: str, page_id: str, key: str, seconds: float
+                 ) -> tuple[load.Run, int]:
     stop = threading.Event()
     posted = []
 
@@ -198,7 +210,7 @@ def write_storm(app_base: str, twin_base: str, page_id: str, key: str, seconds: 
         thread.join()
     if any(code != 200 for code in posted):
         raise RuntimeError(f"writes failed during the storm: {posted}")
-    return storm, load.wrk(twin_base + "/", seconds), len(posted)
+    return storm, len(posted)
 
 
 def http_benchmarks(url: str, sizes: Sizes, folder: Path, report: Callable[[str], None],
@@ -223,8 +235,9 @@ def http_benchmarks(url: str, sizes: Sizes, folder: Path, report: Callable[[str]
                        f"gzipped, {elements} elements")
             if "storm" in parts:
                 storm, calm, writes = write_storm(app_base, twin_base, page_id, key,
-                                                  sizes.storm_seconds)
-                report(f"write storm: {writes} updates in {sizes.storm_seconds:.0f} s; / "
+                                                  sizes.storm_seconds, sizes.rounds)
+                report(f"write storm ({sizes.rounds} rounds alternated with the twin, medians):"
+                       f" {writes} updates in {sizes.rounds} x {sizes.storm_seconds:.0f} s; / "
                        f"{storm.rps:.0f} req/s, p50/p99 {storm.p50:.2f} / {storm.p99:.2f} ms, "
                        f"{storm.errors} errors; twin {calm.rps:.0f} req/s, p99 "
                        f"{calm.p99:.2f} ms; p99 ratio {storm.p99 / calm.p99:.2f}")

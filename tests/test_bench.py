@@ -28,6 +28,6 @@ def test_the_http_growth_and_write_storm_benchmarks_run():
     text = "\n".join(lines)
     for url in serving.urls():
         assert f"\n{url} " in text, url
-    assert "page weight: / is" in text and "write storm:" in text
+    assert "page weight: / is" in text and "write storm (" in text
     assert all(f"\n{url} " in text for url in serving.GROWTH_URLS)
     assert " 0 errors;" in text
