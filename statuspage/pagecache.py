@@ -24,6 +24,7 @@ edition itself (tests, debugging).
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -292,6 +293,11 @@ class PageCache:
             self.thread.join(timeout=30)
 
     def _run(self) -> None:
+        # Every build leaves thousands of short-lived objects, which makes the collector scan
+        # the whole heap every second or so while the page changes that often: a pause of
+        # every request of the process. What exists by now (modules, templates, the URL map)
+        # lives as long as the process, so it is left out of every collection from here on.
+        gc.freeze()
         last = 0.0
         while not self.stopped:
             self.wake.wait(self.pause)
