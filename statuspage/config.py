@@ -60,6 +60,9 @@ def parse_rate_limit_storage(raw: str) -> str:
     return url
 
 
+MAX_VERSION_CHECK_MS = 1000
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str
@@ -127,6 +130,17 @@ SETTINGS: tuple[Setting, ...] = (
             "admin (development only)."),
     Setting("PAGE_CACHE_SECONDS", "PAGE_CACHE_SECONDS", 10, parse_int,
             "`Cache-Control: max-age` of public pages and feeds."),
+    Setting("PAGE_STALE_WHILE_REVALIDATE_SECONDS", "PAGE_STALE_WHILE_REVALIDATE_SECONDS", 30,
+            parse_int, "`stale-while-revalidate` of public pages and feeds: how long a shared "
+            "cache may answer with an expired copy while it fetches the new one."),
+    Setting("PAGE_STALE_IF_ERROR_SECONDS", "PAGE_STALE_IF_ERROR_SECONDS", 86400, parse_int,
+            "`stale-if-error` of public pages and feeds: how long a shared cache may answer "
+            "with an expired copy while this site answers errors."),
+    Setting("PAGE_VERSION_CHECK_MS", "PAGE_VERSION_CHECK_MS", 500, parse_int,
+            "How often each web process reads the page version, in milliseconds (at most "
+            "1000). Cached pages answer without touching the database, and a process learns "
+            "of a change within this time; it serves the previous page until the new one is "
+            "built. 0 reads the version on every request and builds there (tests)."),
     Setting("HISTORY_PAGE_SIZE", "HISTORY_PAGE_SIZE", 3, parse_int,
             "Months of incidents shown per page of /history."),
     Setting("API_RATE_LIMIT_PER_MINUTE", "API_RATE_LIMIT_PER_MINUTE", 300, parse_int,
@@ -183,6 +197,9 @@ def check(config: Mapping[str, Any]) -> None:
             "SECRET_KEY is not set. Set it to a long random value, e.g. "
             "`python -c 'import secrets; print(secrets.token_hex(32))'`."
         )
+    if (config.get("PAGE_VERSION_CHECK_MS") or 0) > MAX_VERSION_CHECK_MS:
+        raise ConfigError(f"PAGE_VERSION_CHECK_MS: at most {MAX_VERSION_CHECK_MS}, so that a "
+                          "page is never more than a second behind a change.")
     if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
         raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL cannot both be true.")
     for key in ("MAIL_BATCH_SIZE", "MAIL_CONNECTIONS", "MAIL_TIMEOUT_SECONDS"):

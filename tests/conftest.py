@@ -88,6 +88,9 @@ def app(database_url: str) -> Iterator[Flask]:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "BASE_URL": "http://status.test",
         "MAIL_SUPPRESS_SEND": False,
+        # Every request reads the page version and builds what it lacks: tests see a write at
+        # once. The refresher's own tests turn it on.
+        "PAGE_VERSION_CHECK_MS": 0,
     })
     app.test_client_class = Client
     with app.app_context():

@@ -86,6 +86,7 @@ def test_every_setting_has_a_unique_variable_and_an_explanation() -> None:
     ({"SECRET_KEY": ""}, "SECRET_KEY is not set"),
     ({"SECRET_KEY": "k", "MAIL_USE_TLS": True, "MAIL_USE_SSL": True},
      "MAIL_USE_TLS and MAIL_USE_SSL cannot both be true"),
+    ({"SECRET_KEY": "k", "PAGE_VERSION_CHECK_MS": 1001}, "PAGE_VERSION_CHECK_MS: at most 1000"),
 ])
 def test_settings_that_cannot_work_stop_start_up(values: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -97,6 +98,8 @@ def test_settings_that_cannot_work_stop_start_up(values: dict[str, Any], message
     {"DEBUG": True},
     {"TESTING": True},
     {"SECRET_KEY": "k", "MAIL_USE_TLS": True},
+    {"SECRET_KEY": "k", "PAGE_VERSION_CHECK_MS": 1000},
+    {"SECRET_KEY": "k", "PAGE_VERSION_CHECK_MS": 0},
 ])
 def test_settings_that_can_work_pass_the_check(values: dict[str, Any]) -> None:
     config.check(values)

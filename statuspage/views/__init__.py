@@ -14,11 +14,12 @@ from typing import Any
 from flask import Flask, Response, make_response, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..extensions import db, limiter
 from ..validation import DomainError
-from .http import PublicResponseSessionInterface, error_response
+from .http import PublicResponseSessionInterface, error_response, unavailable
 
 # The only page other sites may show in a frame; every other one refuses (clickjacking).
 FRAMABLE_PATHS = frozenset({"/embed"})
@@ -27,7 +28,7 @@ _REASONS = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 422: "Unproce
 
 def init_app(app: Flask) -> None:
     """Install the app-wide rules, then the blueprints."""
-    from . import admin, api, embeds, filters, public
+    from . import admin, api, embeds, fastlane, filters, public
 
     _install_error_handlers(app)
     app.after_request(_framing)
@@ -35,6 +36,7 @@ def init_app(app: Flask) -> None:
     filters.init_app(app)
     for blueprint in (public, admin, api, embeds):
         blueprint.init_app(app)
+    fastlane.init_app(app)  # outermost: kept answers never reach routing
 
 
 def _framing(response: Response) -> Response:
@@ -75,6 +77,20 @@ def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         return error_response(exc.code or 500, exc.name, exc.description or exc.name)
+
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    @app.errorhandler(sa_exc.TimeoutError)
+    def database_unavailable(exc: Exception) -> Any:
+        # The database is down, unreachable or refusing work for now: a 503 that says to come
+        # back, never "your change was not saved" with a 500.
+        try:
+            db.session.rollback()
+        except sa_exc.SQLAlchemyError:
+            pass
+        app.logger.warning("Database unavailable on %s %s: %s", request.method, request.path,
+                           type(exc).__name__)
+        return unavailable()
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import (
     Blueprint,
     Flask,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -19,12 +16,13 @@ from flask import (
 
 from .. import components as comp
 from .. import feeds, page, subscriptions
+from ..builds import Built
 from ..extensions import csrf, db
-from ..site import page_version
+from ..pagecache import Resource
 from ..subscriptions import Subscriber, TokenError, TokenExpired, TokenPurpose
 from ..validation import DomainError
 from .forms import SubscribeForm, SubscriptionChoiceForm, show_domain_error
-from .http import conditional
+from .http import built, cached
 
 bp = Blueprint("public", __name__)
 MAX_HISTORY_PAGE = 10_000
@@ -32,25 +30,27 @@ MAX_HISTORY_PAGE = 10_000
 
 @bp.get("/")
 def index() -> Response:
-    """The status page, answered from the cached snapshot and revalidated by ETag."""
-    snap = page.snapshot()
-    return conditional(snap.etag, lambda: _rendered_index(snap), "text/html; charset=utf-8",
-                       last_modified=snap.modified_at)
+    """The status page, built once per page version and day."""
+    return cached(Resource("/", _index, daily=True))
 
 
 @bp.get("/incidents/<int:incident_id>")
-def incident(incident_id: int) -> str:
+def incident(incident_id: int) -> Response:
     """One incident or maintenance with its full timeline."""
-    return render_template("public/incident.html", incident=page.incident(incident_id))
+    return cached(Resource(f"/incidents/{incident_id}", lambda: built(render_template(
+        "public/incident.html", incident=page.incident(incident_id)))))
 
 
 @bp.get("/history")
-def history() -> str:
+def history() -> Response:
     """Past incidents and maintenance by month, a few months per page."""
     number = request.args.get("page", "1")
     if not (number.isascii() and number.isdigit()) or not 1 <= int(number) <= MAX_HISTORY_PAGE:
         abort(404)
-    return render_template("public/history.html", history=page.history(int(number)))
+    value = int(number)
+    path = "/history" if value == 1 else f"/history?page={value}"
+    return cached(Resource(path, lambda: built(render_template(
+        "public/history.html", history=page.history(value))), daily=True))
 
 
 @bp.get("/history.rss")
@@ -78,15 +78,13 @@ def component_atom(component_id: int) -> Response:
 
 
 def _feed(kind: str, component_id: int | None = None) -> Response:
-    # Looked up first so that an unknown component is a 404, even for a reader with an ETag.
-    component = comp.get_component(component_id) if component_id is not None else None
-    etag = f"{kind}-{component_id or 'all'}-v{page_version()}"
-
-    def build() -> tuple[bytes, datetime]:
+    def build() -> Built:
+        # An unknown (or deleted) component is a 404, never kept.
+        component = comp.get_component(component_id) if component_id is not None else None
         feed = feeds.build_feed(kind, component)
-        return feed.body, feed.updated_at
+        return built(feed.body, feed.content_type, feed.updated_at)
 
-    return conditional(etag, build, feeds.CONTENT_TYPES[kind])
+    return cached(Resource(request.path, build))
 
 
 # --- subscribing: every page past /subscribe is reached through a signed link from an email ---
@@ -194,17 +192,9 @@ def _choice_page(subscriber: Subscriber, template: str, saved: str, **context: s
                            **context), status
 
 
-_RENDERED = "statuspage.rendered_index"
-
-
-def _rendered_index(snap: page.Snapshot) -> str:
-    # The page is the same for every visitor until the snapshot changes, so its HTML is kept
-    # beside it; a swap of one (snapshot, html) tuple is atomic, so no lock is needed.
-    cached = current_app.extensions.get(_RENDERED)
-    if cached is None or cached[0] is not snap:
-        cached = (snap, render_template("public/index.html", snap=snap))
-        current_app.extensions[_RENDERED] = cached
-    return cached[1]
+def _index() -> Built:
+    snap = page.snapshot()
+    return built(render_template("public/index.html", snap=snap), last_modified=snap.modified_at)
 
 
 def init_app(app: Flask) -> None:
