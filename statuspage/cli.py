@@ -15,7 +15,7 @@ from . import config as settings
 from . import devmail, notifications, scheduler, staff
 from .validation import DomainError
 
-SECRET_SETTINGS = frozenset({"SECRET_KEY", "MAIL_PASSWORD"})
+SECRET_SETTINGS = frozenset({"SECRET_KEY", "SECRET_KEY_FALLBACKS", "MAIL_PASSWORD"})
 
 
 @click.command("create-user")

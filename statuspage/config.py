@@ -49,6 +49,11 @@ def parse_database_url(raw: str) -> str:
     return url
 
 
+def parse_key_list(raw: str) -> list[str]:
+    """Read a comma-separated list of keys, dropping empty entries."""
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
 RATE_LIMIT_STORAGES = ("memory://", "redis://", "rediss://", "redis+unix://")
 
 
@@ -58,6 +63,21 @@ def parse_rate_limit_storage(raw: str) -> str:
     if not url.startswith(RATE_LIMIT_STORAGES):
         raise ValueError(f"expected memory:// or redis://host:port/db, got {raw!r}")
     return url
+
+
+SECRET_KEY_MIN = 32
+# Values copied from examples and tutorials; an attacker tries these first.
+WELL_KNOWN_KEYS = frozenset({
+    "change-me-to-a-long-random-secret-key", "change-this-to-a-long-random-secret-key",
+    "changeme-changeme-changeme-changeme", "your-secret-key-here-change-in-production",
+    "please-change-this-secret-key-in-production", "super-secret-key-change-me-in-production",
+    "this-is-a-very-long-and-secret-key-for-development",
+    "development-secret-key-not-for-production", "insecure-secret-key-for-development-only",
+    "dev-secret-key-change-in-production",
+})
+# A key of fewer distinct characters than this ("aaaa...", "0000...", "abab...") was typed,
+# not generated.
+SECRET_KEY_MIN_DISTINCT = 8
 
 
 @dataclass(frozen=True)
@@ -71,7 +91,13 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", "SECRET_KEY", None, str,
-            "Signs sessions, CSRF tokens and subscriber links. Required outside development."),
+            "Signs sessions, CSRF tokens and subscriber links. Required outside development: "
+            f"at least {SECRET_KEY_MIN} random characters (a short or well-known value stops "
+            "start-up)."),
+    Setting("SECRET_KEY_FALLBACKS", "SECRET_KEY_FALLBACKS", None, parse_key_list,
+            "Previous values of SECRET_KEY, comma-separated, newest first: sessions and "
+            "subscriber links signed with them stay valid, so a key can be rotated. New "
+            "signatures always use SECRET_KEY."),
     Setting("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", "sqlite:///statuspage.db",
             parse_database_url,
             "SQLAlchemy URL; `postgres://` URLs are accepted. The default SQLite file lives in "
@@ -159,12 +185,34 @@ def init_app(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     check(app.config)
 
 
+GENERATE_KEY = "`python -c 'import secrets; print(secrets.token_hex(32))'`"
+
+
+def weak_key_reason(key: str | bytes) -> str | None:
+    """Why ``key`` is unfit to sign anything in production, or None when it is fit."""
+    text = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+    if len(text) < SECRET_KEY_MIN:
+        return f"is too short ({len(text)} characters; at least {SECRET_KEY_MIN} are needed)"
+    if text.strip().lower() in WELL_KNOWN_KEYS or len(set(text)) < SECRET_KEY_MIN_DISTINCT:
+        return "is a well-known value, not a random one"
+    return None
+
+
 def check(config: Mapping[str, Any]) -> None:
     """Refuse combinations that cannot work, before anything is served."""
-    if not config.get("SECRET_KEY") and not (config.get("DEBUG") or config.get("TESTING")):
-        raise ConfigError(
-            "SECRET_KEY is not set. Set it to a long random value, e.g. "
-            "`python -c 'import secrets; print(secrets.token_hex(32))'`."
-        )
+    developing = config.get("DEBUG") or config.get("TESTING")
+    if not config.get("SECRET_KEY") and not developing:
+        raise ConfigError(f"SECRET_KEY is not set. Set it to a long random value, e.g. "
+                          f"{GENERATE_KEY}.")
+    if not developing:
+        reason = weak_key_reason(config["SECRET_KEY"])
+        if reason:
+            raise ConfigError(f"SECRET_KEY {reason}. Anyone who guesses it can sign in as "
+                              f"any user. Set a long random value, e.g. {GENERATE_KEY}.")
+        for old in config.get("SECRET_KEY_FALLBACKS") or ():
+            reason = weak_key_reason(old)
+            if reason:
+                raise ConfigError(f"SECRET_KEY_FALLBACKS: an old key {reason}; links signed "
+                                  "with it could be forged. Drop it from the list.")
     if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
         raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL cannot both be true.")

@@ -118,9 +118,15 @@ class Subscriber(db.Model):
 
 # --- addresses and links ----------------------------------------------------------------------
 
+def signing_keys() -> list[str | bytes]:
+    """SECRET_KEY and its fallbacks, oldest first, as itsdangerous takes them: the last signs,
+    every one verifies (SECRET_KEY_FALLBACKS lists them newest first, as Flask reads it)."""
+    fallbacks = current_app.config.get("SECRET_KEY_FALLBACKS") or []
+    return [*reversed(fallbacks), current_app.secret_key]
+
+
 def _serializer(purpose: TokenPurpose) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key,
-                                  salt=f"statuspage.subscriber.{purpose}")
+    return URLSafeTimedSerializer(signing_keys(), salt=f"statuspage.subscriber.{purpose}")
 
 
 def make_token(subscriber: Subscriber, purpose: TokenPurpose | str) -> str:

@@ -270,7 +270,8 @@ def gunicorn_factory(database_url: str, db: Any, tmp_path: Path
              f"127.0.0.1:{port}", "--no-control-socket", "--log-level", "warning", *options,
              "wsgi:app"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "server-process-test",
+            env={**os.environ, "DATABASE_URL": database_url,
+                 "SECRET_KEY": "server-process-test-5e0b3c8a9d7f1246",
                  "BASE_URL": base, "MAIL_PORT": "9",  # nothing sends mail here
                  "HOME": str(tmp_path), **env})
         servers.append(server)

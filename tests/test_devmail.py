@@ -165,7 +165,8 @@ def smtp_greeting(port: int, deadline: float) -> bytes:
 def test_flask_dev_starts_the_catcher_once_under_the_reloader(database_url: str,
                                                               tmp_path: Path) -> None:
     http_port, smtp_port = free_port(), free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "dev-test",
+    env = {**os.environ, "DATABASE_URL": database_url,
+           "SECRET_KEY": "dev-process-test-4b8e2a6c0d9f1357",
            "DEV_MAIL_CATCHER": "true", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_port)}
     log = tmp_path / "dev.log"
     with log.open("w") as out:

@@ -243,3 +243,24 @@ def test_the_export_lists_every_subscriber_without_spreadsheet_formulas(
     assert lines[0] == "email,confirmed_at,components,quarantined_at,created_at"
     assert lines[1].startswith("'=cmd@example.com,20")
     assert ",API,," in lines[1]
+
+
+# --- rotating SECRET_KEY ------------------------------------------------------------------------
+
+OLD_KEY, NEW_KEY = "old-" + "7" * 40, "new-" + "8" * 40
+
+
+def test_links_signed_with_a_previous_secret_key_work_while_it_is_a_fallback(
+        app: Any, subscriber: Any) -> None:
+    app.config.update(SECRET_KEY=OLD_KEY)
+    old_link = subs.make_token(subscriber, subs.TokenPurpose.MANAGE)
+
+    app.config.update(SECRET_KEY=NEW_KEY, SECRET_KEY_FALLBACKS=[OLD_KEY])
+    assert subs.load_token(subs.TokenPurpose.MANAGE, old_link) == subscriber
+    new_link = subs.make_token(subscriber, subs.TokenPurpose.MANAGE)
+    assert new_link != old_link
+
+    app.config.update(SECRET_KEY_FALLBACKS=[])  # the old key retired: its links stop working
+    with pytest.raises(subs.TokenInvalid):
+        subs.load_token(subs.TokenPurpose.MANAGE, old_link)
+    assert subs.load_token(subs.TokenPurpose.MANAGE, new_link) == subscriber
