@@ -103,9 +103,18 @@ def test_document_is_a_valid_openapi_3_1_document(document: dict[str, Any]) -> N
     validate(document)
 
 
-def test_document_names_the_server_that_served_it(document: dict[str, Any]) -> None:
-    assert document["servers"][0]["url"] == "http://localhost"
+def test_document_names_the_server_of_base_url(document: dict[str, Any]) -> None:
+    assert document["servers"][0]["url"] == "http://status.test"
     assert document["info"]["title"] == "Acme API"
+
+
+def test_document_ignores_the_host_header_it_is_asked_with(client: Any, db: Any) -> None:
+    # It is cached publicly: a forged Host must not end up in every reader's copy.
+    response = client.get("/api/openapi.json", headers={"Host": "attacker.example",
+                                                        "X-Forwarded-Host": "attacker.example"})
+    assert response.get_json()["servers"] == [
+        {"url": "http://status.test", "description": "This status page"}]
+    assert b"attacker.example" not in response.data
 
 
 def test_document_lists_exactly_the_v2_routes(app: Any, document: dict[str, Any]) -> None:

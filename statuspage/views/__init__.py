@@ -74,7 +74,13 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
-        return error_response(exc.code or 500, exc.name, exc.description or exc.name)
+        response = make_response(error_response(exc.code or 500, exc.name,
+                                                exc.description or exc.name))
+        # The exception's own headers: Allow on a 405, WWW-Authenticate, Retry-After.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
