@@ -73,12 +73,20 @@ def test_the_admin_lists_a_caught_confirmation_email_and_shows_it_with_its_links
 
     page = logged_in.client.get(path).get_data(as_text=True)
 
-    # The HTML part, escaped into a sandboxed frame that may not run scripts.
-    frame = re.search(r'<iframe[^>]*sandbox="([^"]*)"[^>]*srcdoc="([^"]*)"', page, re.S)
+    # The HTML part, in a sandboxed frame that may not run scripts, under a policy of its own
+    # that lets the email's inline styles apply and nothing else.
+    frame = re.search(r'<iframe[^>]*sandbox="([^"]*)"[^>]*src="([^"]*)"', page, re.S)
     assert frame, "no sandboxed frame"
     assert "allow-scripts" not in frame.group(1) and "allow-same-origin" not in frame.group(1)
-    srcdoc = html.unescape(frame.group(2))
-    assert srcdoc.startswith('<base target="_blank">') and "Confirm" in srcdoc
+    assert frame.group(2) == f"{path}/html"
+    part = logged_in.client.get(frame.group(2))
+    policy = part.headers["Content-Security-Policy"]
+    assert policy.startswith("sandbox allow-popups allow-popups-to-escape-sandbox; ")
+    assert "default-src 'none'" in policy and "script-src" not in policy
+    assert "frame-ancestors 'self'" in policy and part.headers["X-Frame-Options"] == "SAMEORIGIN"
+    body = part.get_data(as_text=True)
+    assert body.startswith('<base target="_blank">') and "Confirm" in body
+    assert 'style="' in body  # the email's own inline styles, kept
     # Its links, clickable, and the confirmation link acts for this subscriber.
     links = re.findall(r'<a href="([^"]+)" target="_blank" rel="noopener noreferrer">', page)
     [confirm] = [link for link in links if "/subscriptions/confirm/" in link]

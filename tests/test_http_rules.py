@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,3 +30,89 @@ def test_a_405_of_the_management_api_says_which_methods_are_allowed(client: Any,
     assert response.status_code == 405 and response.is_json
     assert {m.strip() for m in response.headers["Allow"].split(",")} == {
         "GET", "HEAD", "OPTIONS", "PATCH", "PUT", "DELETE"}
+
+
+# --- security headers, the same on every response ------------------------------------------------
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+PERMISSIONS = ("accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+               "microphone=(), payment=(), usb=()")
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@pytest.fixture
+def pages(make_incident: Any) -> dict[str, str]:
+    return {"incident": f"/incidents/{make_incident().id}"}
+
+
+@pytest.mark.parametrize("path", [
+    "/", "/history", "/incident", "/subscribe", "/api/docs", "/api/openapi.json",
+    "/api/v2/summary.json", "/badge.svg", "/history.rss", "/maintenance.ics", "/admin/login",
+    "/static/style.css", "/nowhere", "/subscriptions/manage/forged",
+])
+def test_every_response_carries_the_security_headers(client: Any, pages: dict[str, str],
+                                                     path: str) -> None:
+    response = client.get(pages.get(path.strip("/"), path))
+    response.close()
+    headers = response.headers
+    assert headers["Content-Security-Policy"] == CSP
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Permissions-Policy"] == PERMISSIONS
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    expected_referrer = "no-referrer" if "/subscriptions/" in path else \
+        "strict-origin-when-cross-origin"
+    assert headers["Referrer-Policy"] == expected_referrer
+
+
+def test_only_the_embed_may_be_framed_and_it_keeps_the_rest_of_the_policy(client: Any,
+                                                                          db: Any) -> None:
+    response = client.get("/embed")
+    assert response.headers["Content-Security-Policy"] == CSP.replace(
+        "frame-ancestors 'none'", "frame-ancestors *")
+    assert "X-Frame-Options" not in response.headers
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("path", ["/admin/", "/admin/subscribers", "/admin/audit",
+                                  "/admin/staff", "/admin/nowhere"])
+def test_console_pages_are_never_stored_by_browsers_or_proxies(logged_in: Any, path: str
+                                                               ) -> None:
+    response = logged_in.client.get(path)
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_sign_in_page_is_never_stored_either(client: Any, db: Any) -> None:
+    assert client.get("/admin/login").headers["Cache-Control"] == "no-store"
+
+
+_INLINE = re.compile(
+    r"<script(?![^>]*\bsrc=)[^>]*>"  # a script without src
+    r"|<style\b"  # a style element
+    r"|\sstyle\s*="  # a style attribute
+    r"|\son[a-z]+\s*="  # an event handler attribute
+    r"|javascript:", re.I)
+
+
+@pytest.mark.parametrize("template", sorted(
+    str(p.relative_to(TEMPLATES)) for p in TEMPLATES.rglob("*.html")
+    if not p.relative_to(TEMPLATES).parts[0] == "email"))
+def test_no_page_template_has_inline_script_or_style(template: str) -> None:
+    # Emails keep their inline styles: mail clients need them, and no page serves them.
+    source = (TEMPLATES / template).read_text(encoding="utf-8")
+    assert _INLINE.findall(source) == []
+
+
+def test_the_accent_colour_comes_as_a_stylesheet_of_its_own(client: Any, db: Any) -> None:
+    html = client.get("/").get_data(as_text=True)
+    assert '<link rel="stylesheet" href="/theme/2c7be5.css">' in html
+    response = client.get("/theme/2c7be5.css")
+    assert response.data == b":root { --accent: #2c7be5; }\n"
+    assert response.mimetype == "text/css"
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+
+
+@pytest.mark.parametrize("colour", ["red", "2c7be", "2c7be5;}body{display:none", "%3C"])
+def test_a_theme_that_is_not_a_colour_is_not_found(client: Any, db: Any, colour: str) -> None:
+    assert client.get(f"/theme/{colour}.css").status_code == 404

@@ -1,8 +1,9 @@
 """The HTTP edge: every blueprint, and every rule that holds for all of them, installed here.
 
 ``init_app`` is the one place to read what applies app-wide: the error handlers, the headers
-every response carries (framing), the session interface that keeps public pages cacheable,
-the template filters, and the blueprints in the order they are registered.
+every response carries (the content security policy, framing, no sniffing, referrers,
+browser features; no storing of console pages), the session interface that keeps public pages
+cacheable, the template filters, and the blueprints in the order they are registered.
 """
 
 from __future__ import annotations
@@ -20,8 +21,31 @@ from ..extensions import db, limiter
 from ..validation import DomainError
 from .http import PublicResponseSessionInterface, error_response
 
-# The only page other sites may show in a frame; every other one refuses (clickjacking).
-FRAMABLE_PATHS = frozenset({"/embed"})
+# One policy for every page: scripts and styles come from this site's own files, nothing is
+# inline (no <script>, <style>, style= or on...= in a page), no plugins, no <base>, forms post
+# here only, and no other site may frame the page (clickjacking).
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    # The page's logo is an https address ops give; Swagger UI's stylesheet carries data:
+    # images. An image runs nothing.
+    "img-src": "'self' data: https:",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+# Where a page needs a directive of its own: the embed is made to be framed by other sites.
+POLICY_BY_PATH = {"/embed": {"frame-ancestors": "*"}}
+# The console's mail viewer shows an email's own HTML, inline styles and all, in a sandboxed
+# frame: it may style itself and show images, and nothing else (no script, no forms, an origin
+# of its own), and only this site may frame it.
+SANDBOXED_ENDPOINTS = {"admin.mail_message_html": (
+    "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
+    "style-src 'unsafe-inline'; img-src data: https:; frame-ancestors 'self'")}
+PERMISSIONS_POLICY = ("accelerometer=(), camera=(), geolocation=(), gyroscope=(), "
+                      "magnetometer=(), microphone=(), payment=(), usb=()")
 _REASONS = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity"}
 
 
@@ -30,20 +54,37 @@ def init_app(app: Flask) -> None:
     from . import admin, api, embeds, filters, public
 
     _install_error_handlers(app)
-    app.after_request(_framing)
+    app.after_request(_security_headers)
     app.session_interface = PublicResponseSessionInterface()
     filters.init_app(app)
     for blueprint in (public, admin, api, embeds):
         blueprint.init_app(app)
 
 
-def _framing(response: Response) -> Response:
-    if request.path in FRAMABLE_PATHS:
-        response.headers["Content-Security-Policy"] = "frame-ancestors *"
-        response.headers.pop("X-Frame-Options", None)
+def _policy(path: str) -> str:
+    directives = {**CONTENT_SECURITY_POLICY, **POLICY_BY_PATH.get(path, {})}
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    sandboxed = SANDBOXED_ENDPOINTS.get(request.endpoint or "")
+    headers["Content-Security-Policy"] = sandboxed or _policy(request.path)
+    if sandboxed:
+        headers["X-Frame-Options"] = "SAMEORIGIN"
+    elif request.path in POLICY_BY_PATH and "frame-ancestors" in POLICY_BY_PATH[request.path]:
+        headers.pop("X-Frame-Options", None)
     else:
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        headers["X-Frame-Options"] = "DENY"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Permissions-Policy"] = PERMISSIONS_POLICY
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    # Pages under a signed link say no-referrer themselves (views.public).
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if request.path == "/admin" or request.path.startswith("/admin/"):
+        # Console pages show subscriber addresses, keys and the audit log: never kept in a
+        # browser's or a proxy's cache.
+        response.cache_control.no_store = True
     return response
 
 

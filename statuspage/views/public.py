@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import (
@@ -75,6 +76,19 @@ def component_rss(component_id: int) -> Response:
 def component_atom(component_id: int) -> Response:
     """One component's incident history as Atom 1.0."""
     return _feed("atom", component_id)
+
+
+@bp.get("/theme/<colour>.css")
+def theme(colour: str) -> Response:
+    """The page's accent colour as a stylesheet (the policy allows no inline style); the
+    colour is in the address, so the file never changes and needs no database."""
+    if not re.fullmatch(r"[0-9a-fA-F]{6}", colour):
+        abort(404)
+    response = Response(f":root {{ --accent: #{colour.lower()}; }}\n", content_type="text/css")
+    response.cache_control.public = True
+    response.cache_control.max_age = 365 * 86400
+    response.cache_control.immutable = True
+    return response
 
 
 def _feed(kind: str, component_id: int | None = None) -> Response:

@@ -173,13 +173,28 @@ def mail() -> str:
                            messages=devmail.caught_messages(_mail_directory()))
 
 
+def _caught(message_id: str) -> devmail.CaughtMessage:
+    message = devmail.caught_message(_mail_directory(), message_id)
+    if message is None:
+        abort(404)
+    return message
+
+
 @bp.get("/mail/<message_id>")
 @admin_required
 def mail_message(message_id: str) -> str:
     """One caught email, its HTML shown sandboxed, with its links to follow."""
-    message = devmail.caught_message(_mail_directory(), message_id)
-    if message is None:
+    return render_template("admin/mail_message.html", message=_caught(message_id))
+
+
+@bp.get("/mail/<message_id>/html")
+@admin_required
+def mail_message_html(message_id: str) -> Response:
+    """The email's HTML part as its own document, for the viewer's sandboxed frame (under a
+    policy of its own, see views.init_app); its links open outside the frame."""
+    html = _caught(message_id).html
+    if not html:
         abort(404)
-    return render_template("admin/mail_message.html", message=message)
+    return Response('<base target="_blank">' + html, content_type="text/html; charset=utf-8")
 
 
