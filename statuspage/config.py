@@ -103,7 +103,18 @@ SETTINGS: tuple[Setting, ...] = (
             "SQLAlchemy URL; `postgres://` URLs are accepted. The default SQLite file lives in "
             "`instance/`."),
     Setting("BASE_URL", "BASE_URL", "http://127.0.0.1:5000", str,
-            "Public address of the page, used in emails, feeds and API links."),
+            "Public address of the page, used in emails, feeds and API links. When it is "
+            "`https://`, cookies are marked Secure and responses carry HSTS."),
+    Setting("PROXY_COUNT", "PROXY_COUNT", 0, parse_int,
+            "Reverse proxies in front of the web processes whose `X-Forwarded-For` and "
+            "`X-Forwarded-Proto` are believed (werkzeug's ProxyFix): 1 behind one TLS proxy. "
+            "0 believes none, so clients cannot forge their address or scheme."),
+    Setting("SECURE_COOKIES", "SECURE_COOKIES", False, parse_bool,
+            "Mark the session cookie Secure even when BASE_URL is `http://` (it is whenever "
+            "BASE_URL is `https://`)."),
+    Setting("HSTS_SECONDS", "HSTS_SECONDS", 31536000, parse_int,
+            "`Strict-Transport-Security: max-age` of https responses (and of every response "
+            "when BASE_URL is `https://`). 0 sends none."),
     Setting("MAIL_SERVER", "MAIL_SERVER", "127.0.0.1", str, "SMTP relay host."),
     Setting("MAIL_PORT", "MAIL_PORT", 1025, parse_int, "SMTP relay port."),
     Setting("MAIL_USE_TLS", "MAIL_USE_TLS", False, parse_bool, "Use STARTTLS."),
@@ -180,6 +191,8 @@ def init_app(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     )
     if overrides:
         app.config.from_mapping(overrides)
+    secure = app.config["SECURE_COOKIES"] or app.config["BASE_URL"].startswith("https://")
+    app.config.update(SESSION_COOKIE_SECURE=secure, REMEMBER_COOKIE_SECURE=secure)
     if not app.config.get("SECRET_KEY") and (app.debug or app.testing):
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     check(app.config)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from statuspage import create_app
+from statuspage.extensions import db as _db
 
 
 @pytest.mark.parametrize(("method", "path", "allow"), [
@@ -116,3 +120,66 @@ def test_the_accent_colour_comes_as_a_stylesheet_of_its_own(client: Any, db: Any
 @pytest.mark.parametrize("colour", ["red", "2c7be", "2c7be5;}body{display:none", "%3C"])
 def test_a_theme_that_is_not_a_colour_is_not_found(client: Any, db: Any, colour: str) -> None:
     assert client.get(f"/theme/{colour}.css").status_code == 404
+
+
+# --- behind a TLS proxy -------------------------------------------------------------------------
+
+@pytest.fixture
+def make_app(app: Any) -> Iterator[Callable[..., Any]]:
+    """An application over the test database with these settings (BASE_URL https)."""
+    made: list[Any] = []
+
+    def make(**settings: Any) -> Any:
+        built = create_app({**{k: app.config[k] for k in (
+            "TESTING", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI")},
+            "BASE_URL": "https://status.example.com", **settings})
+        made.append(built)
+        return built
+
+    yield make
+    for built in made:
+        with built.app_context():
+            _db.engine.dispose()
+
+
+def test_behind_a_tls_proxy_cookies_are_secure_and_hsts_is_sent(make_app: Any, admin_user: Any
+                                                               ) -> None:
+    proxied = make_app(PROXY_COUNT=1)
+    client = proxied.test_client()
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+
+    page = client.get("/admin/login", headers=https)
+
+    assert page.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    cookie = page.headers["Set-Cookie"]
+    assert cookie.startswith("session=") and "; Secure" in cookie and "; HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+def test_cookies_are_secure_whenever_base_url_is_https(make_app: Any, db: Any) -> None:
+    client = make_app().test_client()
+    page = client.get("/subscribe")
+    assert "; Secure" in page.headers["Set-Cookie"]
+    assert page.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_secure_cookies_can_be_forced_on_an_http_address(make_app: Any, db: Any) -> None:
+    client = make_app(BASE_URL="http://status.internal", SECURE_COOKIES=True).test_client()
+    assert "; Secure" in client.get("/subscribe").headers["Set-Cookie"]
+
+
+def test_forwarded_headers_count_only_from_as_many_proxies_as_configured(make_app: Any,
+                                                                         db: Any) -> None:
+    forged = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.1"}
+    plain = make_app(BASE_URL="http://status.internal", PROXY_COUNT=0).test_client()
+    response = plain.get("/", headers=forged)
+    assert "Strict-Transport-Security" not in response.headers
+    assert "; Secure" not in plain.get("/subscribe", headers=forged).headers["Set-Cookie"]
+
+    proxied = make_app(BASE_URL="http://status.internal", PROXY_COUNT=1).test_client()
+    assert "Strict-Transport-Security" in proxied.get("/", headers=forged).headers
+
+
+def test_hsts_can_be_turned_off(make_app: Any, db: Any) -> None:
+    client = make_app(HSTS_SECONDS=0).test_client()
+    assert "Strict-Transport-Security" not in client.get("/").headers

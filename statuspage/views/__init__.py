@@ -12,10 +12,11 @@ import math
 import time
 from typing import Any
 
-from flask import Flask, Response, make_response, request
+from flask import Flask, Response, current_app, make_response, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..extensions import db, limiter
 from ..validation import DomainError
@@ -53,6 +54,10 @@ def init_app(app: Flask) -> None:
     """Install the app-wide rules, then the blueprints."""
     from . import admin, api, embeds, filters, public
 
+    if app.config["PROXY_COUNT"]:
+        # Only the proxies we run may say who the client is and that it came over TLS.
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
     _install_error_handlers(app)
     app.after_request(_security_headers)
     app.session_interface = PublicResponseSessionInterface()
@@ -81,6 +86,9 @@ def _security_headers(response: Response) -> Response:
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     # Pages under a signed link say no-referrer themselves (views.public).
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    hsts = current_app.config["HSTS_SECONDS"]
+    if hsts and (request.is_secure or current_app.config["BASE_URL"].startswith("https://")):
+        headers["Strict-Transport-Security"] = f"max-age={hsts}; includeSubDomains"
     if request.path == "/admin" or request.path.startswith("/admin/"):
         # Console pages show subscriber addresses, keys and the audit log: never kept in a
         # browser's or a proxy's cache.
