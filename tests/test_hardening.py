@@ -29,11 +29,37 @@ def test_a_new_subscriber_never_inherits_the_links_of_a_deleted_one(db):
         subscriptions.make_token(second, subscriptions.TokenPurpose.MANAGE)) == second
 
 
-@pytest.mark.parametrize("address",
-                         ["a@\u0620\u0628.com", "user@exa mple.com", "x" * 250 + "@e.io"])
+@pytest.mark.parametrize("address", [
+    "user@exa mple.com", "x" * 250 + "@e.io",
+    # No relay we can speak to delivers these (SMTPUTF8, or a local part over 64 octets):
+    # they used to get "Check your inbox", then failed at send time.
+    *(UNDELIVERABLE := ["\u00fcn\u00efcode@example.com", "\uff46\uff55\uff4c\uff4c@example.com",
+                        "x" * 65 + "@example.com"]),
+])
 def test_addresses_the_transport_cannot_encode_are_refused(address):
     with pytest.raises(ValidationError):
         normalise_email(address)
+
+
+@pytest.mark.parametrize(("address", "stored"), [
+    ("Reader@B\u00fccher.de", "reader@xn--bcher-kva.de"),
+    ("reader@xn--bcher-kva.de", "reader@xn--bcher-kva.de"),
+    ("a@\u0620\u0628.com", "a@xn--fgbq.com"),
+    ("ok@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com", "ok@example.com"),
+])
+def test_internationalised_domains_are_kept_in_the_form_the_transport_sends(address, stored):
+    assert normalise_email(address) == stored
+
+
+@pytest.mark.parametrize("address", UNDELIVERABLE)
+def test_undeliverable_addresses_are_refused_on_the_subscribe_form_and_for_staff(
+        actions, make_user, address):
+    response = actions.post("/subscribe", {"email": address})
+    assert response.status_code == 422
+    assert "Check your inbox" not in response.get_data(as_text=True)
+    assert subscriptions.find_subscriber(address) is None
+    with pytest.raises(ValidationError):
+        make_user(address)
 
 
 def test_a_message_that_cannot_be_written_fails_alone_and_the_batch_goes_on(db, smtp: Any):
