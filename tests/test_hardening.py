@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from statuspage import notifications, subscriptions
+from statuspage.components import Component
 from statuspage.dbtypes import parse_id, utcnow
 from statuspage.incidents import Incident, open_incident
 from statuspage.outbox import Delivery
@@ -140,3 +142,67 @@ def test_the_console_refuses_local_times_that_do_not_exist(logged_in, db, start,
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(Incident.id))) == 0
+
+
+# --- hostile input: an answer in the one error shape, and nothing written -----------------------
+
+@pytest.mark.parametrize("body", [
+    '{"component": {"name": "\\ud800"}}',  # a lone surrogate: not text any database stores
+    '{"component": {"name": "API", "description": "x\\udfffy"}}',
+    '{"component": {"name": "API"}, "\\ud83d": 1}',
+])
+def test_the_api_refuses_json_text_that_is_not_unicode(api, db, body):
+    client, auth, root = api
+    response = client.post(root + "/components", headers=auth, data=body,
+                           content_type="application/json")
+    assert response.status_code == 400 and response.is_json
+    assert response.get_json()["message"] == "The body contains text that is not valid Unicode."
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Component)) == 0
+
+
+@pytest.mark.parametrize("depth", [100_000, 33])
+def test_the_api_refuses_deeply_nested_json(api, db, depth):
+    client, auth, root = api
+    body = '{"component": ' + "[" * depth + "]" * depth + "}"
+    response = client.post(root + "/components", headers=auth, data=body,
+                           content_type="application/json")
+    assert response.status_code == 400 and response.is_json
+    assert response.get_json()["message"] == "The body is nested too deeply."
+
+
+@pytest.mark.parametrize("path", ["/admin/incidents", "/admin/maintenance",
+                                  "/admin/subscribers", "/admin/audit"])
+@pytest.mark.parametrize("page", [10**30, 2**63, 10**6])
+def test_console_lists_clamp_page_numbers_out_of_range(logged_in, path, page):
+    response = logged_in.client.get(f"{path}?page={page}")
+    assert response.status_code == 200
+
+
+def test_a_large_import_takes_a_fixed_number_of_statements(logged_in, db):
+    lines = "\n".join(f"person{n}@example.com" for n in range(3000))
+    statements = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        result = subscriptions.import_subscribers(lines, actor="ops@example.com")
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert len(result.added) == 3000
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 3000
+    # Reading what exists and writing what is new, in chunks, not one round trip per row.
+    assert len(statements) < 60, len(statements)
+
+
+def test_an_import_over_the_row_limit_is_refused_whole(logged_in, db):
+    rows = subscriptions.IMPORT_MAX_ROWS + 1
+    content = "\n".join(f"person{n}@example.com" for n in range(rows)).encode()
+    response = logged_in.post("/admin/subscribers/import",
+                              {"file": (io.BytesIO(content), "people.csv")},
+                              content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert (f"at most {subscriptions.IMPORT_MAX_ROWS:,} rows" in
+            response.get_data(as_text=True))
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Subscriber)) == 0

@@ -43,6 +43,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 # Flash categories, used the same way on every page (the layout styles them).
 SUCCESS, ERROR, INFO = "success", "error", "info"
 PER_PAGE = 25
+MAX_PAGE = 1_000_000
 FIX_FIELDS = "Nothing was saved: please correct the marked fields."
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -108,8 +109,9 @@ def actor() -> str:
 
 
 def page_number() -> int:
-    """The ``page`` query argument: 1 unless a positive number."""
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    """The ``page`` query argument: 1 unless a positive number, at most MAX_PAGE (a larger
+    one would overflow the database's OFFSET)."""
+    return min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
 
 
 def detail_endpoint(incident: Incident) -> str:

@@ -113,7 +113,11 @@ def import_subscribers() -> Page:
     text = form.csv_text()
     if text is None:
         return render_template("admin/subscribers_import.html", form=form, result=None), 422
-    result = subs.import_subscribers(text, confirmed=form.confirmed.data, actor=actor())
+    try:
+        result = subs.import_subscribers(text, confirmed=form.confirmed.data, actor=actor())
+    except DomainError as exc:
+        report_refusal(exc, form)
+        return render_template("admin/subscribers_import.html", form=form, result=None), 422
     what = "confirmed subscribers" if form.confirmed.data else "addresses to confirm by email"
     flash(f"Imported {len(result.added)} {what}.", SUCCESS if result.added else INFO)
     return render_template("admin/subscribers_import.html",
