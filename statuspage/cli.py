@@ -11,8 +11,8 @@ from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 from sqlalchemy.engine import make_url
 
+from . import accesslog, devmail, notifications, scheduler, staff
 from . import config as settings
-from . import devmail, notifications, scheduler, staff
 from .validation import DomainError
 
 SECRET_SETTINGS = frozenset({"SECRET_KEY", "SECRET_KEY_FALLBACKS", "MAIL_PASSWORD"})
@@ -130,7 +130,8 @@ def dev_command(host: str, port: int, reload: bool) -> None:
         if app.config["DEV_MAIL_CATCHER"]:
             _start_mail_catcher(app)
         scheduler.start_in_background(app)
-    run_simple(host, port, app, use_reloader=reload, use_debugger=False, threaded=True)
+    run_simple(host, port, app, use_reloader=reload, use_debugger=False, threaded=True,
+               request_handler=accesslog.DevRequestHandler)
 
 
 def _start_mail_catcher(app: Flask) -> None:

@@ -2,33 +2,31 @@
 
 A subscriber is confirmed only when they save a choice through the link emailed to them, so an
 address nobody controls never receives notifications. Links are itsdangerous signatures over
-the subscriber's id and token version, salted per purpose: a confirm link cannot unsubscribe,
-and bumping the version kills every link a subscriber was ever sent.
+the subscriber's random public id (never the row id, which would tell how many subscribe)
+and token version, salted per purpose: a confirm link cannot unsubscribe, and bumping the
+version kills every link a subscriber was ever sent.
 """
 
 from __future__ import annotations
 
-import csv
 import enum
-import io
-import itertools
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import components as comp
 from .audit import add_audit_entry
 from .components import Component, ComponentGroup
 from .dbtypes import UTCDateTime, as_utc, parse_id, utcnow
 from .extensions import db
-from .outbox import Delivery, DeliveryKind, DeliveryStatus, add_deliveries, add_delivery
+from .outbox import Delivery, DeliveryKind, DeliveryStatus, add_delivery
 from .validation import (
     ADDRESS_MAX,
     Conflict,
@@ -85,10 +83,17 @@ subscriber_component = sa.Table(
 )
 
 
+def new_public_id() -> str:
+    """A random id for a subscriber's links: 96 bits, 16 URL-safe characters."""
+    return secrets.token_urlsafe(12)
+
+
 class Subscriber(db.Model):
     __tablename__ = "subscriber"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # What links name the subscriber by; the row id stays inside the database.
+    public_id: Mapped[str] = mapped_column(sa.String(32), unique=True, default=new_public_id)
     email: Mapped[str] = mapped_column(sa.String(ADDRESS_MAX), unique=True)
     # True: every component, including those added later. False: exactly ``components``.
     all_components: Mapped[bool] = mapped_column(default=False)
@@ -133,12 +138,25 @@ def _serializer(purpose: TokenPurpose) -> URLSafeTimedSerializer:
 def make_token(subscriber: Subscriber, purpose: TokenPurpose | str) -> str:
     """A signed link token that acts for ``subscriber`` for one purpose."""
     purpose = TokenPurpose(purpose)
-    return _serializer(purpose).dumps({"s": subscriber.id, "v": subscriber.token_version})
+    return _serializer(purpose).dumps({"p": subscriber.public_id, "v": subscriber.token_version})
 
 
 def confirm_max_age() -> timedelta:
     """How long a confirmation link stays valid."""
     return timedelta(days=current_app.config["CONFIRM_TOKEN_MAX_AGE_DAYS"])
+
+
+def _named_by(payload: Any) -> Subscriber | None:
+    # The subscriber a genuine payload names, if its version is still theirs. Links sent
+    # before public ids name the row id ("s"); they sit in old emails and keep working.
+    if "p" in payload:
+        subscriber = db.session.scalar(
+            sa.select(Subscriber).where(Subscriber.public_id == str(payload["p"])))
+    else:
+        subscriber = db.session.get(Subscriber, int(payload["s"]))
+    if subscriber is None or subscriber.token_version != int(payload["v"]):
+        return None
+    return subscriber
 
 
 def load_token(purpose: TokenPurpose | str, token: str, *, now: datetime | None = None
@@ -152,12 +170,11 @@ def load_token(purpose: TokenPurpose | str, token: str, *, now: datetime | None 
     now = now or utcnow()
     try:
         payload, signed_at = _serializer(purpose).loads(token, return_timestamp=True)
-        subscriber_id, version = int(payload["s"]), int(payload["v"])
-    except (BadSignature, KeyError, TypeError, ValueError):
+        subscriber = _named_by(payload)
+    except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
         raise TokenInvalid("This link is not valid. It may have been cut short when it "
                            "was copied.", "token") from None
-    subscriber = db.session.get(Subscriber, subscriber_id)
-    if subscriber is None or subscriber.token_version != version:
+    if subscriber is None:
         raise TokenRevoked("This link is no longer valid.", "token")
     if purpose is TokenPurpose.CONFIRM and now - as_utc(signed_at) > confirm_max_age():
         raise TokenExpired("This confirmation link has expired.", subscriber.id)
@@ -167,13 +184,9 @@ def load_token(purpose: TokenPurpose | str, token: str, *, now: datetime | None 
 def _expired_token_subscriber(purpose: TokenPurpose, token: str) -> Subscriber | None:
     """The subscriber of a genuine (correctly signed) token, ignoring its age."""
     try:
-        payload = _serializer(purpose).loads(token)  # no max_age: the age is not checked
-        subscriber = db.session.get(Subscriber, int(payload["s"]))
-    except (BadSignature, KeyError, TypeError, ValueError):
+        return _named_by(_serializer(purpose).loads(token))  # no max_age: the age is not checked
+    except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
         return None
-    if subscriber is None or subscriber.token_version != int(payload["v"]):
-        return None
-    return subscriber
 
 
 # --- queries ----------------------------------------------------------------------------------
@@ -424,116 +437,3 @@ def add_subscriber(
             f"{address} ({'confirmed' if confirmed else 'to confirm'})")
     db.session.commit()
     return subscriber
-
-
-# --- CSV import and export --------------------------------------------------------------------
-
-# An import is one transaction; past this many rows it would outlast a web worker's timeout.
-IMPORT_MAX_ROWS = 20_000
-_LOOKUP_CHUNK = 500  # addresses per IN (...) list, well below every database's parameter limit
-
-@dataclass
-class ImportResult:
-    added: list[str] = field(default_factory=list)
-    existing: list[str] = field(default_factory=list)
-    invalid: list[tuple[int, str]] = field(default_factory=list)  # (line number, text)
-
-
-def import_subscribers(
-    text: str, *, confirmed: bool = False, actor: str | None = None,
-    now: datetime | None = None,
-) -> ImportResult:
-    """Add the addresses of a CSV (first column); known addresses are left as they are.
-
-    Imported addresses get a confirmation email, unless ``confirmed`` says ops already have
-    their consent; those are confirmed to all components. A file of more than
-    IMPORT_MAX_ROWS rows is refused whole. The work is a few statements whatever the size:
-    known addresses are read in chunks, new ones written in batches.
-    """
-    now = now or utcnow()
-    rows = list(itertools.islice(csv.reader(io.StringIO(text)), IMPORT_MAX_ROWS + 1))
-    if len(rows) > IMPORT_MAX_ROWS:
-        raise ValidationError(f"A file may have at most {IMPORT_MAX_ROWS:,} rows; split it "
-                              "and import each part.", "file")
-    result = ImportResult()
-    parsed: list[str] = []
-    for line_number, row in enumerate(rows, start=1):
-        raw = row[0].strip() if row else ""
-        if not raw or (line_number == 1 and raw.lower() in {"email", "address"}):
-            continue
-        try:
-            parsed.append(normalise_email(raw))
-        except ValidationError:
-            result.invalid.append((line_number, raw[:ADDRESS_MAX]))
-    known = set(_known_addresses(set(parsed)))
-    for address in parsed:
-        if address in known:
-            result.existing.append(address)
-        else:
-            known.add(address)
-            result.added.append(address)
-    if result.added:
-        _insert_imported(result.added, confirmed, now)
-    add_audit_entry(actor, "subscriber.import", "subscriber", None,
-            f"{len(result.added)} added ({'confirmed' if confirmed else 'to confirm'}), "
-            f"{len(result.existing)} already known, {len(result.invalid)} invalid")
-    db.session.commit()
-    return result
-
-
-def _insert_imported(addresses: list[str], confirmed: bool, now: datetime) -> None:
-    # Bulk statements, not one ORM object each: an import may hold thousands of addresses.
-    rows = [{"email": a, "created_at": now, "updated_at": now, "all_components": confirmed,
-             "confirmed_at": now if confirmed else None,
-             "link_sent_at": None if confirmed else now} for a in addresses]
-    try:
-        db.session.execute(sa.insert(Subscriber), rows)
-    except sa.exc.IntegrityError:
-        db.session.rollback()
-        raise Conflict("Some of these addresses subscribed while the file was imported; "
-                       "import it again.", "file") from None
-    if not confirmed:
-        ids = _known_addresses(set(addresses))
-        add_deliveries(DeliveryKind.CONFIRM, [(a, ids[a]) for a in addresses], now=now)
-
-
-def _known_addresses(addresses: set[str]) -> dict[str, int]:
-    ordered = sorted(addresses)
-    found: dict[str, int] = {}
-    for start in range(0, len(ordered), _LOOKUP_CHUNK):
-        chunk = ordered[start:start + _LOOKUP_CHUNK]
-        rows = db.session.execute(sa.select(Subscriber.email, Subscriber.id)
-                                  .where(Subscriber.email.in_(chunk)))
-        found.update((email, subscriber_id) for email, subscriber_id in rows)
-    return found
-
-
-def _csv_cell(value: str) -> str:
-    # A spreadsheet would run a cell that starts like a formula.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
-def export_csv(*, actor: str | None = None) -> str:
-    """Every subscriber as CSV: address, confirmed, components, quarantined.
-
-    An export by a person is audited: it hands out every subscriber's address.
-    """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["email", "confirmed_at", "components", "quarantined_at", "created_at"])
-    subscribers = db.session.scalars(
-        sa.select(Subscriber).options(selectinload(Subscriber.components))
-        .order_by(Subscriber.id))
-    for s in subscribers:
-        chosen = "all" if s.all_components else "; ".join(c.name for c in s.components)
-        writer.writerow([
-            _csv_cell(s.email),
-            s.confirmed_at.isoformat() if s.confirmed_at else "",
-            _csv_cell(chosen),
-            s.quarantined_at.isoformat() if s.quarantined_at else "",
-            s.created_at.isoformat(),
-        ])
-    if actor is not None:
-        add_audit_entry(actor, "subscriber.export", "subscriber", None, "exported as CSV")
-        db.session.commit()
-    return out.getvalue()

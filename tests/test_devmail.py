@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 
 from statuspage import ROOT, create_app, devmail
@@ -186,6 +187,10 @@ def test_flask_dev_starts_the_catcher_once_under_the_reloader(database_url: str,
             # The reloader's parent watches files only; a second catcher would say it found
             # the port taken.
             time.sleep(1)
+            # Its request log keeps a subscriber's link out, as gunicorn's does.
+            requests.get(f"http://127.0.0.1:{http_port}/subscriptions/manage/SeCrEt.tok-en",
+                         timeout=10)
+            time.sleep(0.3)
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=10)
@@ -194,3 +199,5 @@ def test_flask_dev_starts_the_catcher_once_under_the_reloader(database_url: str,
     assert greeting.startswith(b"220 "), greeting
     assert output.count(f"Mail catcher on 127.0.0.1:{smtp_port}") == 1, output
     assert "could not listen" not in output, output
+    assert "GET /subscriptions/manage/[token] HTTP/1.1" in output, output
+    assert "SeCrEt" not in output

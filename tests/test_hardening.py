@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from statuspage import notifications, subscriptions
+from statuspage import notifications, subscriber_csv, subscriptions
 from statuspage.components import Component
 from statuspage.dbtypes import parse_id, utcnow
 from statuspage.incidents import Incident, open_incident
@@ -187,7 +187,7 @@ def test_a_large_import_takes_a_fixed_number_of_statements(logged_in, db):
 
     sa.event.listen(db.engine, "before_cursor_execute", record)
     try:
-        result = subscriptions.import_subscribers(lines, actor="ops@example.com")
+        result = subscriber_csv.import_subscribers(lines, actor="ops@example.com")
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", record)
     assert len(result.added) == 3000
@@ -197,12 +197,12 @@ def test_a_large_import_takes_a_fixed_number_of_statements(logged_in, db):
 
 
 def test_an_import_over_the_row_limit_is_refused_whole(logged_in, db):
-    rows = subscriptions.IMPORT_MAX_ROWS + 1
+    rows = subscriber_csv.IMPORT_MAX_ROWS + 1
     content = "\n".join(f"person{n}@example.com" for n in range(rows)).encode()
     response = logged_in.post("/admin/subscribers/import",
                               {"file": (io.BytesIO(content), "people.csv")},
                               content_type="multipart/form-data")
     assert response.status_code == 422
-    assert (f"at most {subscriptions.IMPORT_MAX_ROWS:,} rows" in
+    assert (f"at most {subscriber_csv.IMPORT_MAX_ROWS:,} rows" in
             response.get_data(as_text=True))
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Subscriber)) == 0

@@ -18,6 +18,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from ..accesslog import redact
 from ..extensions import db, limiter
 from ..validation import DomainError
 from .http import PublicResponseSessionInterface, error_response
@@ -134,6 +135,6 @@ def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
         db.session.rollback()
-        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        app.logger.exception("Unhandled error on %s %s", request.method, redact(request.path))
         return error_response(500, InternalServerError().name, "Something went wrong on our "
                               "side and your change was not saved. Please try again.")
