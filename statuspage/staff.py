@@ -153,18 +153,32 @@ def _has_active_admin() -> bool:
         sa.select(sa.func.count(User.id)).where(User.role == Role.ADMIN, User.active.is_(True))))
 
 
-def authenticate(email: str, password: str, *, now: datetime | None = None) -> User | None:
-    """The active user with these credentials, or None; records the login time."""
+def authenticate(email: str, password: str, *, source: str | None = None,
+                 now: datetime | None = None) -> User | None:
+    """The active user with these credentials, or None; records the login time, and audits
+    the sign-in or its failure (with ``source``, the client's address)."""
     user = find_user_by_email(email)
+    origin = f"from {source or 'an unknown address'}"
     if user is None or not user.active:
         check_password_hash(_dummy_hash(PASSWORD_HASH_METHOD), password or "")
+        _audit_failure(user.email if user else email, None, f"no such active user, {origin}")
         return None
     if not check_password_hash(user.password_hash, password or ""):
+        _audit_failure(user.email, user.id, f"wrong password, {origin}")
         return None
     user.last_login_at = now or utcnow()
-    add_audit_entry(user.email, "user.login", "user", user.id)
+    add_audit_entry(user.email, "user.login", "user", user.id, origin)
     db.session.commit()
     return user
+
+
+def _audit_failure(email: str, user_id: int | None, summary: str) -> None:
+    try:
+        actor = normalise_email(email)
+    except ValidationError:
+        actor = (email or "").strip()[:100] or "(no address)"
+    add_audit_entry(actor, "user.login_failed", "user", user_id, summary)
+    db.session.commit()
 
 
 def audit_log(*, page: int = 1, per_page: int = 50) -> tuple[list[AuditEntry], bool]:

@@ -15,13 +15,13 @@ from typing import Any
 from flask import Flask, Response, current_app, make_response, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..accesslog import redact
 from ..extensions import db, limiter
 from ..validation import DomainError
-from .http import PublicResponseSessionInterface, error_response
+from .http import PublicResponseSessionInterface, error_response, json_error, wants_json
 
 # One policy for every page: scripts and styles come from this site's own files, nothing is
 # inline (no <script>, <style>, style= or on...= in a page), no plugins, no <base>, forms post
@@ -97,6 +97,25 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+def _retry_after(exc: TooManyRequests) -> int:
+    # A limiter limit frees a slot when its window moves on (the longest of those exceeded);
+    # a plain 429 may say when itself.
+    exceeded = [limit.window.reset_time for limit in limiter.current_limits if limit.breached]
+    if isinstance(exc, RateLimitExceeded) and exceeded:
+        wait = max(exceeded) - time.time()
+    else:
+        wait = exc.retry_after or 60  # type: ignore[assignment]
+    return max(1, math.ceil(float(wait)))  # type: ignore[arg-type]
+
+
+def _in_words(seconds: int) -> str:
+    minutes = math.ceil(seconds / 60)
+    if minutes < 90:
+        return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    hours = round(minutes / 60)
+    return f"{hours} hours"
+
+
 def _install_error_handlers(app: Flask) -> None:
     # Domain errors become their 4xx; anything unexpected rolls back first, so a failed
     # request never leaves a half-done transaction to the next one.
@@ -113,13 +132,18 @@ def _install_error_handlers(app: Flask) -> None:
         return error_response(exc.status_code, _REASONS.get(exc.status_code, "Error"),
                               exc.message, exc.field)
 
-    @app.errorhandler(RateLimitExceeded)
-    def rate_limited(exc: RateLimitExceeded) -> Any:
-        response = make_response(error_response(429, "Too Many Requests", exc.description or
-                                                "Too many requests."))
-        limit = limiter.current_limit  # the one exceeded; Retry-After is when it frees a slot
-        wait = limit.window.reset_time - time.time() if limit is not None else 60
-        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    @app.errorhandler(TooManyRequests)  # a rate limit (RateLimitExceeded), or any 429
+    def too_many_requests(exc: TooManyRequests) -> Any:
+        wait = _retry_after(exc)
+        message = exc.description or "Too many requests."
+        if wants_json():
+            response = make_response(json_error(429, "Too Many Requests", message))
+        else:
+            # Rendered without the context processors: a flood must cost no database work.
+            html = current_app.jinja_env.get_template("too_many_requests.html").render(
+                message=message, wait=_in_words(wait))
+            response = make_response(html, 429)
+        response.headers["Retry-After"] = str(wait)
         return response
 
     @app.errorhandler(HTTPException)

@@ -8,6 +8,7 @@ operation re-renders the form with the operation's message and changes nothing.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -32,9 +33,9 @@ from ... import incidents as inc
 from ... import maintenance as maint
 from ... import notifications as notify
 from ... import scheduler, staff
-from ...extensions import db, login_manager
+from ...extensions import db, limiter, login_manager
 from ...incidents import Incident
-from ...validation import DomainError, NotFound
+from ...validation import DomainError, NotFound, normalise_email
 from ...vocabulary import ACTIVE_MAINTENANCE_STATUSES, UPCOMING_MAINTENANCE_STATUSES
 from ..forms import COMPONENT_STATUS_CHOICES, LoginForm, show_domain_error
 
@@ -167,7 +168,39 @@ def confirmed(context: dict[str, Any], operation: Callable[[], object], message:
 
 # --- signing in ----------------------------------------------------------------------------------
 
+# Failed sign-ins are counted per account and per client address, and checked before any
+# password is hashed, so a flood of guesses costs no CPU. The windows stack, so the wait grows
+# with the failures: after 5 a minute, after 10 a quarter of an hour, then an hour, then a day.
+# The right password waits out a lockout like any other.
+ACCOUNT_LIMITS = "5/minute;10/15 minutes;15/hour;30/day"
+CLIENT_LIMITS = "20/minute;100/hour;300/day"
+LOCKED_OUT = ("Too many failed sign-ins. The account is locked for a while; the right password "
+              "works again once the wait is over.")
+
+
+_FAILED = "statuspage.sign_in_failed"  # kept on the request: g outlives it in tests
+
+
+def sign_in_failed(response: Response) -> bool:
+    """Whether this sign-in attempt counts against the limits: a wrong password only."""
+    return bool(request.environ.get(_FAILED))
+
+
+def attempted_account() -> str:
+    """The account a sign-in attempt names, counted whether or not it exists."""
+    raw = request.form.get("email", "")
+    try:
+        address = normalise_email(raw)
+    except DomainError:
+        address = raw.strip().lower()
+    return "account:" + hashlib.sha256(address.encode("utf-8", "replace")).hexdigest()
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(ACCOUNT_LIMITS, key_func=attempted_account, methods=["POST"],
+               scope="sign-in-account", deduct_when=sign_in_failed, error_message=LOCKED_OUT)
+@limiter.limit(CLIENT_LIMITS, methods=["POST"], scope="sign-in-client",
+               deduct_when=sign_in_failed, error_message=LOCKED_OUT)
 def login() -> Page:
     """Sign in with email and password."""
     form = LoginForm(next=request.args.get("next", ""))
@@ -176,8 +209,9 @@ def login() -> Page:
         return redirect(safe_next(form.next.data, home))
     if not form.validate_on_submit():
         return render_template("admin/login.html", form=form), 422 if form.is_submitted() else 200
-    user = staff.authenticate(form.email.data, form.password.data)
+    user = staff.authenticate(form.email.data, form.password.data, source=request.remote_addr)
     if user is None:
+        request.environ[_FAILED] = True
         # One message for both cases, so the form does not reveal which addresses exist.
         flash("Wrong email or password.", ERROR)
         return render_template("admin/login.html", form=form)
