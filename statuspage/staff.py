@@ -30,6 +30,12 @@ class Role(enum.StrEnum):
     EDITOR = "editor"
 
 
+def _new_generation() -> int:
+    # Random, not 1: SQLite reuses the id of a deleted row, and a new user starting at 1
+    # would accept the session cookies of a deleted one with that id.
+    return secrets.randbelow(2**31 - 1)
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "staff_user"
 
@@ -40,10 +46,17 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Every session carries the generation it was signed in under; bumping it ends them all
+    # (sign-out, a new password, a new role, deactivation), cookies copied earlier included.
+    session_generation: Mapped[int] = mapped_column(default=_new_generation)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """What the session cookie names the user by: the id and the session generation."""
+        return f"{self.id}:{self.session_generation}"
 
     @property
     def is_admin(self) -> bool:
@@ -76,6 +89,28 @@ def _dummy_hash(method: str) -> str:
 
 def _hash(password: str) -> str:
     return generate_password_hash(password, method=PASSWORD_HASH_METHOD)
+
+
+def session_user(session_id: str) -> User | None:
+    """The active user a session names (``get_id``), unless the session has been ended."""
+    user_id, _, generation = str(session_id).partition(":")
+    key = parse_id(user_id)
+    user = db.session.get(User, key) if key is not None and generation.isdigit() else None
+    if user is None or not user.active or user.session_generation != int(generation):
+        return None
+    return user
+
+
+def _end_sessions(user: User) -> None:
+    user.session_generation = (user.session_generation + 1) % (2**31 - 1)
+
+
+def end_sessions(user: User, *, actor: str | None = None) -> User:
+    """Sign the user out everywhere: every session they hold stops working at once."""
+    _end_sessions(user)
+    add_audit_entry(actor or user.email, "user.logout", "user", user.id, user.email)
+    db.session.commit()
+    return user
 
 
 def get_user(user_id: object) -> User:
@@ -119,14 +154,18 @@ def create_user(email: str, password: str, *, role: Role | str = Role.EDITOR,
 def update_user(user: User, *, actor: str | None = None,
                 role: Role | str | None = None, active: bool | None = None,
                 password: str | None = None) -> User:
-    """Change a user's role, active flag or password; nobody may lock out the last admin."""
+    """Change a user's role, active flag or password; nobody may lock out the last admin.
+    Any such change ends the user's sessions: they sign in again under what changed."""
     was_admin = user.is_admin and user.active
+    before = (user.role, user.active, user.password_hash)
     if role is not None:
         user.role = parse_role(role)
     if active is not None:
         user.active = bool(active)
     if password:
         user.password_hash = _hash(_check_password(password))
+    if (user.role, user.active, user.password_hash) != before:
+        _end_sessions(user)
     if was_admin and not _has_active_admin():
         db.session.rollback()
         raise Conflict("The page needs at least one active admin.", "role")

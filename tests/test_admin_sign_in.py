@@ -140,3 +140,54 @@ def test_an_api_client_gets_the_lockout_as_json(actions: Actions, admin_user: An
     assert response.status_code == 429 and response.is_json
     assert response.get_json()["error"] == "Too Many Requests"
     assert int(response.headers["Retry-After"]) >= 1
+
+
+# --- sessions end when they should --------------------------------------------------------------
+
+def copied_session(app: Any, actions: Actions) -> Any:
+    """A second browser holding a copy of ``actions``' session cookie, as a thief would."""
+    thief = app.test_client()
+    thief.set_cookie("session", actions.client.get_cookie("session").value)
+    return thief
+
+
+def test_a_session_cookie_copied_before_sign_out_is_refused_after(app: Any, logged_in: Actions
+                                                                  ) -> None:
+    thief = copied_session(app, logged_in)
+    assert thief.get("/admin/settings").status_code == 200
+
+    logged_in.logout()
+
+    refused = thief.get("/admin/settings")
+    assert refused.status_code == 302 and refused.headers["Location"].startswith("/admin/login")
+
+
+@pytest.mark.parametrize("change", [{"password": "a brand new password"}, {"role": "editor"},
+                                    {"active": False}])
+def test_a_change_of_password_role_or_active_ends_every_session_of_that_user(
+        app: Any, logged_in: Actions, make_user: Any, change: dict[str, Any]) -> None:
+    other = make_user("second@example.com", role="admin")
+    browser = Actions(app, app.test_client())
+    assert browser.login("second@example.com").status_code == 302
+    thief = copied_session(app, browser)
+
+    staff.update_user(other, actor="ops@example.com", **change)
+
+    for client in (browser.client, thief):
+        assert client.get("/admin/").status_code == 302
+    assert logged_in.client.get("/admin/").status_code == 200  # other users stay signed in
+
+
+def test_an_unchanged_role_keeps_the_session(app: Any, logged_in: Actions, admin_user: Any
+                                             ) -> None:
+    staff.update_user(admin_user, actor="ops@example.com", role="admin")
+    assert logged_in.client.get("/admin/").status_code == 200
+
+
+def test_a_session_from_before_session_generations_is_refused(app: Any, admin_user: Any
+                                                              ) -> None:
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = str(admin_user.id)  # the bare id sessions used to carry
+        session["_fresh"] = True
+    assert client.get("/admin/").status_code == 302

@@ -1,4 +1,4 @@
-"""security hardening: subscribers' public ids
+"""security hardening: subscribers' public ids, staff session generations
 
 Revision ID: 0006
 Revises: 0003
@@ -7,6 +7,7 @@ Create Date: 2026-12-02 09:00:00
 """
 
 import secrets
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,26 +19,33 @@ branch_labels = None
 depends_on = None
 
 
-def _fill_public_ids() -> None:
-    # The random id links name a subscriber by; every existing row gets its own.
+def _fill(table: str, column: str, value: Callable[[], object]) -> None:
+    # Every existing row gets a random value of its own.
     bind = op.get_bind()
-    ids = [row[0] for row in bind.execute(sa.text("SELECT id FROM subscriber"))]
+    ids = [row[0] for row in bind.execute(sa.text(f"SELECT id FROM {table}"))]
     for start in range(0, len(ids), 1000):
-        bind.execute(sa.text("UPDATE subscriber SET public_id = :public_id WHERE id = :id"),
-                     [{"id": i, "public_id": secrets.token_urlsafe(12)}
-                      for i in ids[start:start + 1000]])
+        bind.execute(sa.text(f"UPDATE {table} SET {column} = :value WHERE id = :id"),
+                     [{"id": i, "value": value()} for i in ids[start:start + 1000]])
 
 
 def upgrade():
     with op.batch_alter_table("subscriber", schema=None) as batch_op:
         batch_op.add_column(sa.Column("public_id", sa.String(length=32), nullable=True))
-    _fill_public_ids()
+    _fill("subscriber", "public_id", lambda: secrets.token_urlsafe(12))
     with op.batch_alter_table("subscriber", schema=None) as batch_op:
         batch_op.alter_column("public_id", existing_type=sa.String(length=32), nullable=False)
         batch_op.create_unique_constraint(batch_op.f("uq_subscriber_public_id"), ["public_id"])
 
+    with op.batch_alter_table("staff_user", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("session_generation", sa.Integer(), nullable=True))
+    _fill("staff_user", "session_generation", lambda: secrets.randbelow(2**31 - 1))
+    with op.batch_alter_table("staff_user", schema=None) as batch_op:
+        batch_op.alter_column("session_generation", existing_type=sa.Integer(), nullable=False)
+
 
 def downgrade():
+    with op.batch_alter_table("staff_user", schema=None) as batch_op:
+        batch_op.drop_column("session_generation")
     with op.batch_alter_table("subscriber", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_subscriber_public_id"), type_="unique")
         batch_op.drop_column("public_id")

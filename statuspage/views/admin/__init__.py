@@ -35,7 +35,7 @@ from ... import notifications as notify
 from ... import scheduler, staff
 from ...extensions import db, limiter, login_manager
 from ...incidents import Incident
-from ...validation import DomainError, NotFound, normalise_email
+from ...validation import DomainError, normalise_email
 from ...vocabulary import ACTIVE_MAINTENANCE_STATUSES, UPCOMING_MAINTENANCE_STATUSES
 from ..forms import COMPONENT_STATUS_CHOICES, LoginForm, show_domain_error
 
@@ -73,13 +73,9 @@ def admin_required(view: View) -> View:
     return cast(View, wrapped)
 
 
-def load_user(user_id: str) -> staff.User | None:
-    """The signed-in user, unless deleted or deactivated since (which signs them out)."""
-    try:
-        user = staff.get_user(user_id)
-    except NotFound:
-        return None
-    return user if user.active else None
+def load_user(session_id: str) -> staff.User | None:
+    """The signed-in user, unless deleted, deactivated or signed out everywhere since."""
+    return staff.session_user(session_id)
 
 
 @bp.context_processor
@@ -222,7 +218,9 @@ def login() -> Page:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Sign out (POST only, so a link on another site cannot sign anyone out)."""
+    """Sign out (POST only, so a link on another site cannot sign anyone out): every session
+    of the user ends, copies of this cookie included."""
+    staff.end_sessions(current_user)
     logout_user()
     flash("Signed out.", INFO)
     return redirect(url_for(".login"))
