@@ -153,6 +153,20 @@ SETTINGS: tuple[Setting, ...] = (
             "Management API requests each key may make in any minute (a moving window, kept "
             "where `RATE_LIMIT_STORAGE_URL` says); beyond it the API answers 429 with "
             "`Retry-After`. 0 turns the limit off."),
+    Setting("SUBSCRIBE_PER_CLIENT_PER_HOUR", "SUBSCRIBE_PER_CLIENT_PER_HOUR", 10, parse_int,
+            "Subscribe requests one client address may send in any hour; beyond it the form "
+            "answers 429. 0 turns the limit off."),
+    Setting("SUBSCRIBE_PER_HOUR", "SUBSCRIBE_PER_HOUR", 600, parse_int,
+            "Subscriptions the whole page accepts in any hour (each sends an email to an "
+            "address nobody has confirmed yet). 0 turns the limit off."),
+    Setting("SUBSCRIBE_CHALLENGE", "SUBSCRIBE_CHALLENGE", True, parse_bool,
+            "Ask the subscribe form for a proof of work that the visitor's browser solves in "
+            "a moment (ALTCHA's protocol, served from this site: no third party, no cookie). "
+            "Without JavaScript the form cannot be sent while it is on."),
+    Setting("SUBSCRIBE_CHALLENGE_MAX_NUMBER", "SUBSCRIBE_CHALLENGE_MAX_NUMBER", 100000,
+            parse_int,
+            "How hard the proof of work is: the browser tries on average half this many "
+            "SHA-256 hashes."),
     Setting("RATE_LIMIT_STORAGE_URL", "RATELIMIT_STORAGE_URI", "memory://",
             parse_rate_limit_storage,
             "Where rate limits are counted: `memory://` counts in each web process (with N "

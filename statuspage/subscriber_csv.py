@@ -79,7 +79,8 @@ def _insert_imported(addresses: list[str], confirmed: bool, now: datetime) -> No
     # Bulk statements, not one ORM object each: an import may hold thousands of addresses.
     rows = [{"email": a, "created_at": now, "updated_at": now, "all_components": confirmed,
              "confirmed_at": now if confirmed else None,
-             "link_sent_at": None if confirmed else now} for a in addresses]
+             "link_sent_at": None if confirmed else now, "link_count": 0 if confirmed else 1}
+            for a in addresses]
     try:
         db.session.execute(sa.insert(Subscriber), rows)
     except sa.exc.IntegrityError:

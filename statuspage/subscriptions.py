@@ -10,6 +10,7 @@ version kills every link a subscriber was ever sent.
 from __future__ import annotations
 
 import enum
+import math
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,8 +38,12 @@ from .validation import (
 )
 
 # A second request for the same address within this time sends nothing more, so the form
-# cannot be used to flood someone's inbox.
+# cannot be used to flood someone's inbox; each further link doubles the wait, up to a day
+# (about ten links on the first day, then one a day). Two quiet days, or a confirmation, start
+# afresh.
 LINK_RESEND_COOLDOWN = timedelta(minutes=2)
+LINK_COOLDOWN_MAX = timedelta(days=1)
+LINK_STREAK_RESET = timedelta(days=2)
 
 
 class TokenPurpose(enum.StrEnum):
@@ -65,6 +70,16 @@ class TokenExpired(TokenError):
     def __init__(self, message: str, subscriber_id: int | None = None) -> None:
         super().__init__(message, "token")
         self.subscriber_id = subscriber_id
+
+
+class ResendTooSoon(DomainError):
+    """A link went to this address recently; the next may go after ``retry_after`` seconds."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, "subscriber_id")
+        self.retry_after = retry_after
 
 
 class TokenRevoked(TokenError):
@@ -103,8 +118,10 @@ class Subscriber(db.Model):
     token_version: Mapped[int] = mapped_column(default=lambda: secrets.randbelow(2**31 - 1))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # When the last confirm or manage link was queued (resend cooldown; unconfirmed purge).
+    # When the last confirm or manage link was queued (resend cooldown; unconfirmed purge),
+    # and how many were queued in a row before it (the cooldown grows with them).
     link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    link_count: Mapped[int] = mapped_column(default=0)
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failure: Mapped[str | None] = mapped_column(sa.Text)
@@ -264,15 +281,30 @@ def count_reach(component_ids: Iterable[Any]) -> int:
 
 # --- operations -------------------------------------------------------------------------------
 
-def _queue_link(subscriber: Subscriber, now: datetime, *, force: bool = False) -> bool:
-    """Queue a confirm link (unconfirmed) or a manage link (confirmed). No commit."""
-    if subscriber.quarantined:
-        return False
-    if (not force and subscriber.link_sent_at is not None
-            and now - subscriber.link_sent_at < LINK_RESEND_COOLDOWN):
+def _link_wait(subscriber: Subscriber, now: datetime) -> timedelta | None:
+    """How long until the next link may go to this address; None when it may go now."""
+    streak = _streak(subscriber, now)
+    if not streak or subscriber.link_sent_at is None:
+        return None
+    cooldown = min(LINK_RESEND_COOLDOWN * 2 ** min(streak - 1, 16), LINK_COOLDOWN_MAX)
+    wait = subscriber.link_sent_at + cooldown - now
+    return wait if wait > timedelta(0) else None
+
+
+def _streak(subscriber: Subscriber, now: datetime) -> int:
+    if subscriber.link_sent_at is None or now - subscriber.link_sent_at >= LINK_STREAK_RESET:
+        return 0
+    return subscriber.link_count
+
+
+def _queue_link(subscriber: Subscriber, now: datetime) -> bool:
+    """Queue a confirm link (unconfirmed) or a manage link (confirmed), unless the address is
+    quarantined or in its cooldown. No commit."""
+    if subscriber.quarantined or _link_wait(subscriber, now) is not None:
         return False
     kind = DeliveryKind.MANAGE if subscriber.confirmed else DeliveryKind.CONFIRM
     add_delivery(kind, subscriber.email, subscriber_id=subscriber.id, now=now)
+    subscriber.link_count = _streak(subscriber, now) + 1
     subscriber.link_sent_at = now
     return True
 
@@ -312,11 +344,18 @@ def resend_link(token: str, *, purpose: TokenPurpose | str = TokenPurpose.CONFIR
 
 def resend_confirmation(subscriber: Subscriber, *, actor: str | None = None,
                         now: datetime | None = None) -> Subscriber:
-    """Queue a confirmation (or manage) link for this subscriber now, as ops ask."""
+    """Queue a confirmation (or manage) link for this subscriber now, as ops ask; the
+    address's cooldown holds for ops too (ResendTooSoon), so no key can flood an inbox."""
     now = now or utcnow()
     if subscriber.quarantined:
         raise ValidationError("This address is quarantined; clear it first.", "subscriber_id")
-    _queue_link(subscriber, now, force=True)
+    wait = _link_wait(subscriber, now)
+    if wait is not None:
+        minutes = max(1, math.ceil(wait.total_seconds() / 60))
+        raise ResendTooSoon(f"A link was sent to {subscriber.email} recently; another can "
+                            f"be sent in about {minutes} minute{'s' if minutes > 1 else ''}.",
+                            minutes * 60)
+    _queue_link(subscriber, now)
     add_audit_entry(actor, "subscriber.resend", "subscriber", subscriber.id, subscriber.email)
     db.session.commit()
     return subscriber
@@ -357,6 +396,7 @@ def choose(
         subscriber.components = chosen
     if subscriber.confirmed_at is None:
         subscriber.confirmed_at = now
+    subscriber.link_count = 0  # the link did its work: the next request starts afresh
     subscriber.updated_at = now
     db.session.commit()
     return subscriber
@@ -432,7 +472,7 @@ def add_subscriber(
     db.session.add(subscriber)
     db.session.flush()
     if not confirmed:
-        _queue_link(subscriber, now, force=True)
+        _queue_link(subscriber, now)
     add_audit_entry(actor, "subscriber.add", "subscriber", subscriber.id,
             f"{address} ({'confirmed' if confirmed else 'to confirm'})")
     db.session.commit()

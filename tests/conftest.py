@@ -88,6 +88,9 @@ def app(database_url: str) -> Iterator[Flask]:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "BASE_URL": "http://status.test",
         "MAIL_SUPPRESS_SEND": False,
+        # The subscribe form's proof of work is on in production and in the tests about it
+        # (test_subscribe_limits, the browser tests); the others post the form without it.
+        "SUBSCRIBE_CHALLENGE": False,
     })
     app.test_client_class = Client
     with app.app_context():

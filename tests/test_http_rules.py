@@ -96,7 +96,7 @@ _INLINE = re.compile(
     r"|<style\b"  # a style element
     r"|\sstyle\s*="  # a style attribute
     r"|\son[a-z]+\s*="  # an event handler attribute
-    r"|javascript:", re.I)
+    r"""|=\s*["']?\s*javascript:""", re.I)  # a javascript: URL
 
 
 @pytest.mark.parametrize("template", sorted(

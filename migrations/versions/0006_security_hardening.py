@@ -1,4 +1,4 @@
-"""security hardening: subscribers' public ids, staff session generations
+"""security hardening: subscribers' public ids and link counts, staff session generations
 
 Revision ID: 0006
 Revises: 0003
@@ -35,6 +35,12 @@ def upgrade():
     with op.batch_alter_table("subscriber", schema=None) as batch_op:
         batch_op.alter_column("public_id", existing_type=sa.String(length=32), nullable=False)
         batch_op.create_unique_constraint(batch_op.f("uq_subscriber_public_id"), ["public_id"])
+        batch_op.add_column(sa.Column("link_count", sa.Integer(), nullable=True))
+    # A subscriber who was sent a link has a cooldown running: count it as the first.
+    op.execute("UPDATE subscriber SET link_count = "
+               "CASE WHEN link_sent_at IS NULL THEN 0 ELSE 1 END")
+    with op.batch_alter_table("subscriber", schema=None) as batch_op:
+        batch_op.alter_column("link_count", existing_type=sa.Integer(), nullable=False)
 
     with op.batch_alter_table("staff_user", schema=None) as batch_op:
         batch_op.add_column(sa.Column("session_generation", sa.Integer(), nullable=True))
@@ -47,5 +53,6 @@ def downgrade():
     with op.batch_alter_table("staff_user", schema=None) as batch_op:
         batch_op.drop_column("session_generation")
     with op.batch_alter_table("subscriber", schema=None) as batch_op:
+        batch_op.drop_column("link_count")
         batch_op.drop_constraint(batch_op.f("uq_subscriber_public_id"), type_="unique")
         batch_op.drop_column("public_id")

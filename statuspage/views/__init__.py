@@ -48,7 +48,8 @@ SANDBOXED_ENDPOINTS = {"admin.mail_message_html": (
     "style-src 'unsafe-inline'; img-src data: https:; frame-ancestors 'self'")}
 PERMISSIONS_POLICY = ("accelerometer=(), camera=(), geolocation=(), gyroscope=(), "
                       "magnetometer=(), microphone=(), payment=(), usb=()")
-_REASONS = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity"}
+_REASONS = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity",
+            429: "Too Many Requests"}
 
 
 def init_app(app: Flask) -> None:
@@ -129,8 +130,11 @@ def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:
         db.session.rollback()
-        return error_response(exc.status_code, _REASONS.get(exc.status_code, "Error"),
-                              exc.message, exc.field)
+        response = make_response(error_response(
+            exc.status_code, _REASONS.get(exc.status_code, "Error"), exc.message, exc.field))
+        if getattr(exc, "retry_after", None):  # a refusal that passes with time (a cooldown)
+            response.headers["Retry-After"] = str(exc.retry_after)  # type: ignore[attr-defined]
+        return response
 
     @app.errorhandler(TooManyRequests)  # a rate limit (RateLimitExceeded), or any 429
     def too_many_requests(exc: TooManyRequests) -> Any:

@@ -18,9 +18,9 @@ from flask import (
     url_for,
 )
 
+from .. import challenge, feeds, page, subscriptions
 from .. import components as comp
-from .. import feeds, page, subscriptions
-from ..extensions import csrf, db
+from ..extensions import csrf, db, limiter
 from ..site import page_version
 from ..subscriptions import Subscriber, TokenError, TokenExpired, TokenPurpose
 from ..validation import DomainError
@@ -108,19 +108,53 @@ def _feed(kind: str, component_id: int | None = None) -> Response:
 Page = str | Response | tuple[str, int]
 
 
+# Each subscription emails an address nobody has confirmed yet: a client may ask a few times
+# an hour, the whole page accepts a bounded number an hour (SUBSCRIBE_PER_*), and the address
+# itself has a growing cooldown (subscriptions). Both limits answer 429 through views.init_app.
+TOO_MANY_SUBSCRIPTIONS = "Too many subscription requests for now."
+
+
+def per_client_rate() -> str:
+    """The per-client subscribe limit in the limiter's words."""
+    return f"{current_app.config['SUBSCRIBE_PER_CLIENT_PER_HOUR']}/hour"
+
+
+def total_rate() -> str:
+    """The page's subscribe limit in the limiter's words."""
+    return f"{current_app.config['SUBSCRIBE_PER_HOUR']}/hour"
+
+
+def accepted(response: Response) -> bool:
+    """A subscription that was taken (the "check your inbox" page); only those count toward
+    the page's total, so junk cannot use it up."""
+    return response.status_code == 200 and request.method == "POST"
+
+
 @bp.route("/subscribe", methods=["GET", "POST"])
+@limiter.limit(per_client_rate, methods=["POST"], scope="subscribe-client",
+               exempt_when=lambda: not current_app.config["SUBSCRIBE_PER_CLIENT_PER_HOUR"],
+               error_message=TOO_MANY_SUBSCRIPTIONS)
+@limiter.limit(total_rate, key_func=lambda: "page", methods=["POST"], scope="subscribe-total",
+               exempt_when=lambda: not current_app.config["SUBSCRIBE_PER_HOUR"],
+               deduct_when=accepted, error_message=TOO_MANY_SUBSCRIPTIONS)
 def subscribe() -> Page:
     """Ask for email updates; the answer is the same whether the address was known or not."""
     form = SubscribeForm()
     if not form.validate_on_submit():
-        return render_template("public/subscribe.html", form=form)
+        return _subscribe_form(form, 422 if form.is_submitted() else 200)
     try:
         address = subscriptions.subscribe(form.email.data)
     except DomainError as exc:
         db.session.rollback()
         show_domain_error(form, exc)
-        return render_template("public/subscribe.html", form=form), exc.status_code
+        return _subscribe_form(form, exc.status_code)
     return render_template("public/subscribe_sent.html", address=address)
+
+
+def _subscribe_form(form: SubscribeForm, status: int) -> tuple[str, int]:
+    # A fresh proof-of-work challenge with every form: each solution is good for one send.
+    puzzle = challenge.new_challenge() if current_app.config["SUBSCRIBE_CHALLENGE"] else None
+    return render_template("public/subscribe.html", form=form, challenge=puzzle), status
 
 
 @bp.route("/subscriptions/confirm/<token>", methods=["GET", "POST"])
