@@ -39,14 +39,17 @@ def create_user_command(email: str, role: str) -> None:
 @click.argument("name")
 @click.option("--scope", type=click.Choice([s.value for s in staff.ApiKeyScope]),
               default="read", show_default=True)
+@click.option("--subscribers", is_flag=True,
+              help="Let the key reach subscriber addresses (list; add and remove with write).")
 @with_appcontext
-def create_api_key_command(name: str, scope: str) -> None:
+def create_api_key_command(name: str, scope: str, subscribers: bool) -> None:
     """Create a management API key and print it; it is shown this once only."""
     try:
-        key, token = staff.create_api_key(name, scope=scope, actor="cli")
+        key, token = staff.create_api_key(name, scope=scope, subscribers=subscribers,
+                                          actor="cli")
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"Created {key.scope} API key “{key.name}” ({key.prefix}…). "
+    click.echo(f"Created {key.scope_label} API key “{key.name}” ({key.prefix}…). "
                "Copy it now; it is not shown again:")
     click.echo(token)
 

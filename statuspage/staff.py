@@ -259,6 +259,9 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The subscribers scope, beside read or write: subscriber addresses are personal data,
+    # so a key sees (or, with write, changes) them only when made for that.
+    subscribers: Mapped[bool] = mapped_column(default=False)
 
     @property
     def active(self) -> bool:
@@ -267,6 +270,11 @@ class ApiKey(db.Model):
     @property
     def can_write(self) -> bool:
         return self.scope is ApiKeyScope.WRITE
+
+    @property
+    def scope_label(self) -> str:
+        """The key's scopes as people read them: "read", "write + subscribers"."""
+        return f"{self.scope} + subscribers" if self.subscribers else str(self.scope)
 
 
 def _hash_key(token: str) -> str:
@@ -282,19 +290,19 @@ def parse_scope(value: object) -> ApiKeyScope:
 
 
 def create_api_key(name: str, *, scope: ApiKeyScope | str = ApiKeyScope.READ,
-                   actor: str | None = None, now: datetime | None = None
-                   ) -> tuple[ApiKey, str]:
+                   subscribers: bool = False, actor: str | None = None,
+                   now: datetime | None = None) -> tuple[ApiKey, str]:
     """Create an API key; returns it with the plaintext key, which is never stored or shown
-    again."""
+    again. ``subscribers`` adds the scope that reaches subscriber addresses."""
     token = API_KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(name=require_text(name, "name", max_length=API_KEY_NAME_MAX),
-                 scope=parse_scope(scope), prefix=token[:API_KEY_PREFIX_LENGTH],
-                 key_hash=_hash_key(token), created_by=actor or "system",
-                 created_at=now or utcnow())
+                 scope=parse_scope(scope), subscribers=bool(subscribers),
+                 prefix=token[:API_KEY_PREFIX_LENGTH], key_hash=_hash_key(token),
+                 created_by=actor or "system", created_at=now or utcnow())
     db.session.add(key)
     db.session.flush()
     add_audit_entry(actor, "api_key.create", "api_key", key.id,
-                    f"{key.name} ({key.scope}, {key.prefix})")
+                    f"{key.name} ({key.scope_label}, {key.prefix})")
     db.session.commit()
     return key, token
 

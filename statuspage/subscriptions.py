@@ -237,6 +237,26 @@ def search_subscribers(query: str = "", *, limit: int = 100, offset: int = 0
     return list(db.session.scalars(stmt.limit(limit).offset(offset)))
 
 
+def list_subscribers(query: str = "", *, limit: int = 100, offset: int = 0,
+                     actor: str) -> list[Subscriber]:
+    """One page of ``search_subscribers`` for ``actor`` to read; every such listing of
+    addresses is audited."""
+    found = search_subscribers(query, limit=limit, offset=offset)
+    shown, where = min(len(found), limit), (f"search “{query.strip()}”, " if query.strip() else "")
+    add_audit_entry(actor, "subscriber.list", "subscriber", None, f"{shown} address"
+                    f"{'' if shown == 1 else 'es'} ({where}page {offset // max(limit, 1) + 1})")
+    db.session.commit()
+    return found
+
+
+def show_subscriber(subscriber_id: Any, *, actor: str) -> Subscriber:
+    """The subscriber with this id for ``actor`` to read (NotFound); the look is audited."""
+    subscriber = get_subscriber(subscriber_id)
+    add_audit_entry(actor, "subscriber.view", "subscriber", subscriber.id, subscriber.email)
+    db.session.commit()
+    return subscriber
+
+
 @dataclass(frozen=True)
 class SubscriberCounts:
     confirmed: int
@@ -292,9 +312,8 @@ def _link_wait(subscriber: Subscriber, now: datetime) -> timedelta | None:
 
 
 def _streak(subscriber: Subscriber, now: datetime) -> int:
-    if subscriber.link_sent_at is None or now - subscriber.link_sent_at >= LINK_STREAK_RESET:
-        return 0
-    return subscriber.link_count
+    quiet = subscriber.link_sent_at is None or now - subscriber.link_sent_at >= LINK_STREAK_RESET
+    return 0 if quiet else subscriber.link_count
 
 
 def _queue_link(subscriber: Subscriber, now: datetime) -> bool:

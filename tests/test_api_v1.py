@@ -61,7 +61,8 @@ def page_id(db: Any) -> str:
 
 @pytest.fixture
 def write_token(db: Any) -> str:
-    return staff.create_api_key("deploy bot", scope="write", actor="ops@example.com")[1]
+    return staff.create_api_key("deploy bot", scope="write", subscribers=True,
+                                actor="ops@example.com")[1]
 
 
 @pytest.fixture

@@ -99,7 +99,7 @@ def test_public_pages_answer_404_for_ids_and_pages_that_cannot_exist(client, pat
 
 @pytest.fixture
 def api(client, db):
-    _key, token = create_api_key("review", scope="write")
+    _key, token = create_api_key("review", scope="write", subscribers=True)
     page_id = update_page_settings(name="Acme").page_code
     return client, {"Authorization": f"OAuth {token}"}, f"/api/v1/pages/{page_id}"
 

@@ -237,7 +237,7 @@ class V1:
 def v1(client: Any, document: dict[str, Any], db: Any) -> V1:
     from statuspage.staff import create_api_key
 
-    _, token = create_api_key("openapi test", scope="write")
+    _, token = create_api_key("openapi test", scope="write", subscribers=True)
     api = V1(client, document, token)
     api.ids = {}
     api.page_id = api.call("get", "/api/v1/pages", 200)[0]["id"]

@@ -96,7 +96,7 @@ def api(client: Any, db: Any) -> Any:
     from statuspage.site import update_page_settings
     from statuspage.staff import create_api_key
 
-    _key, token = create_api_key("ops", scope="write")
+    _key, token = create_api_key("ops", scope="write", subscribers=True)
     root = f"/api/v1/pages/{update_page_settings(name='Acme').page_code}"
     return lambda method, path, **kw: client.open(
         root + path, method=method, headers={"Authorization": f"OAuth {token}"}, **kw)

@@ -1,4 +1,5 @@
-"""security hardening: subscribers' public ids and link counts, staff session generations
+"""security hardening: subscribers' public ids and link counts, staff session generations,
+the subscribers scope of API keys
 
 Revision ID: 0006
 Revises: 0003
@@ -49,7 +50,17 @@ def upgrade():
         batch_op.alter_column("session_generation", existing_type=sa.Integer(), nullable=False)
 
 
+    with op.batch_alter_table("api_key", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("subscribers", sa.Boolean(), nullable=True))
+    # No key made before reaches addresses: an admin makes one with the scope when needed.
+    op.execute(sa.text("UPDATE api_key SET subscribers = :no").bindparams(no=False))
+    with op.batch_alter_table("api_key", schema=None) as batch_op:
+        batch_op.alter_column("subscribers", existing_type=sa.Boolean(), nullable=False)
+
+
 def downgrade():
+    with op.batch_alter_table("api_key", schema=None) as batch_op:
+        batch_op.drop_column("subscribers")
     with op.batch_alter_table("staff_user", schema=None) as batch_op:
         batch_op.drop_column("session_generation")
     with op.batch_alter_table("subscriber", schema=None) as batch_op:

@@ -396,8 +396,10 @@ class ApiKeyForm(FlaskForm):
                        filters=[_strip])
     scope = SelectField("Scope", default="read", validate_choice=False, choices=[
         SelectChoice("read", "Read: look only"),
-        SelectChoice("write", "Write: open incidents, change components, manage subscribers"),
+        SelectChoice("write", "Write: open incidents, change components and the page"),
     ])
+    subscribers = BooleanField("Subscriber addresses: may list them (and, with write, add "
+                               "and remove subscribers)")
 
 
 # --- public: subscriptions -----------------------------------------------------------------------

@@ -159,7 +159,8 @@ def create_api_key() -> Response:
         flash(FIX_FIELDS, ERROR)
         return _api_keys_page(form, 422)
     try:
-        new_key = staff.create_api_key(form.name.data, scope=form.scope.data, actor=actor())
+        new_key = staff.create_api_key(form.name.data, scope=form.scope.data,
+                                       subscribers=form.subscribers.data, actor=actor())
     except DomainError as exc:
         report_refusal(exc, form)
         return _api_keys_page(form, exc.status_code)

@@ -54,8 +54,8 @@ def subscribers() -> str:
     """Counts, search by address, and each subscriber's choice (addresses: admins only)."""
     query = request.args.get("q", "").strip()[:254]
     page_no = page_number()
-    found = subs.search_subscribers(query, limit=SUBSCRIBERS_PER_PAGE + 1,
-                                    offset=(page_no - 1) * SUBSCRIBERS_PER_PAGE)
+    found = subs.list_subscribers(query, limit=SUBSCRIBERS_PER_PAGE + 1,
+                                  offset=(page_no - 1) * SUBSCRIBERS_PER_PAGE, actor=actor())
     return render_template(
         "admin/subscribers.html", counts=subs.subscriber_counts(), query=query,
         subscribers=found[:SUBSCRIBERS_PER_PAGE], more=len(found) > SUBSCRIBERS_PER_PAGE,

@@ -62,6 +62,7 @@ bp = Blueprint("api_v1", __name__)
 
 ROOTS = ("/api/v1", "/v1")
 PAGE = "/pages/<page_id>"
+SUBSCRIBERS = f"{ROOTS[0]}{PAGE}/subscribers"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ROUTES: list[Route] = []
 Answer = BaseModel | list[BaseModel] | None
@@ -158,9 +159,18 @@ def authenticate() -> Any:
     if request.method in WRITE_METHODS and not key.can_write:
         return error_response(403, "Forbidden", "This API key may only read; create a key "
                               "with the write scope to make changes.")
+    if request.endpoint in subscriber_endpoints() and not key.subscribers:
+        return error_response(403, "Forbidden", "This API key may not reach subscriber "
+                              "addresses; create a key with the subscribers scope.")
     if g.api_page_id is not None and g.api_page_id != site.get_page_settings().page_code:
         return error_response(404, "Not Found", "No such page.", "page_id")
     return None
+
+
+@functools.cache
+def subscriber_endpoints() -> frozenset[str]:
+    """The operations under ``/subscribers``: they need the subscribers scope."""
+    return frozenset(r.endpoint for r in ROUTES if r.path.startswith(SUBSCRIBERS))
 
 
 @bp.errorhandler(ValidationError)
@@ -429,7 +439,8 @@ def revert_postmortem(incident_id: str) -> Answer:
 def subscribers() -> Answer:
     """Email subscribers, newest first; ``q`` searches addresses."""
     paging = Paging.of_request()
-    found = subs.search_subscribers(paging.q, limit=paging.limit, offset=paging.offset)
+    found = subs.list_subscribers(paging.q, limit=paging.limit, offset=paging.offset,
+                                  actor=_actor())
     ctx = Context.build()
     return [Subscriber.of(s, ctx) for s in found]
 
@@ -447,7 +458,7 @@ def create_subscriber() -> Answer:
 @route(f"{PAGE}/subscribers/<subscriber_id>", "GET", response=Subscriber)
 def get_subscriber(subscriber_id: str) -> Answer:
     """One subscriber."""
-    return Subscriber.of(subs.get_subscriber(subscriber_id), Context.build())
+    return Subscriber.of(subs.show_subscriber(subscriber_id, actor=_actor()), Context.build())
 
 
 @route(f"{PAGE}/subscribers/<subscriber_id>", "DELETE", response=Subscriber)
