@@ -1,5 +1,5 @@
-"""flask commands: create-user, create-api-key, demo-data, worker, send-test-mail,
-check-settings, dev."""
+"""flask commands: create-user, reset-two-factor, create-api-key, demo-data, worker,
+send-test-mail, check-settings, dev."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 from sqlalchemy.engine import make_url
 
-from . import accesslog, devmail, notifications, scheduler, staff
+from . import accesslog, devmail, notifications, scheduler, staff, two_factor
 from . import config as settings
 from .validation import DomainError
 
@@ -33,6 +33,19 @@ def create_user_command(email: str, role: str) -> None:
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"Created {user.role} {user.email}.")
+
+
+@click.command("reset-two-factor")
+@click.argument("email")
+@with_appcontext
+def reset_two_factor_command(email: str) -> None:
+    """Take a user's second factor away (a lost phone and lost recovery codes); they sign in
+    with the password alone, and set it up again when it is required."""
+    user = staff.find_user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"No user {email}.")
+    two_factor.reset_two_factor(user, actor="cli")
+    click.echo(f"{user.email} now signs in with the password alone.")
 
 
 @click.command("create-api-key")
@@ -150,7 +163,8 @@ def _start_mail_catcher(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (create_user_command, create_api_key_command, demo_data_command,
+    for command in (create_user_command, reset_two_factor_command, create_api_key_command,
+                    demo_data_command,
                     worker_command,
                     send_test_mail_command, check_settings_command, dev_command):
         app.cli.add_command(command)

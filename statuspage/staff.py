@@ -49,10 +49,19 @@ class User(UserMixin, db.Model):
     # Every session carries the generation it was signed in under; bumping it ends them all
     # (sign-out, a new password, a new role, deactivation), cookies copied earlier included.
     session_generation: Mapped[int] = mapped_column(default=_new_generation)
+    # Two-factor sign-in (two_factor): the TOTP secret, when it was confirmed, and the last
+    # time step whose code was accepted (a code is good once).
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_enabled_at is not None and self.totp_secret is not None
 
     def get_id(self) -> str:
         """What the session cookie names the user by: the id and the session generation."""
@@ -101,13 +110,14 @@ def session_user(session_id: str) -> User | None:
     return user
 
 
-def _end_sessions(user: User) -> None:
+def end_sessions_of(user: User) -> None:
+    """End every session the user holds, in the current transaction (the caller commits)."""
     user.session_generation = (user.session_generation + 1) % (2**31 - 1)
 
 
 def end_sessions(user: User, *, actor: str | None = None) -> User:
     """Sign the user out everywhere: every session they hold stops working at once."""
-    _end_sessions(user)
+    end_sessions_of(user)
     add_audit_entry(actor or user.email, "user.logout", "user", user.id, user.email)
     db.session.commit()
     return user
@@ -165,7 +175,7 @@ def update_user(user: User, *, actor: str | None = None,
     if password:
         user.password_hash = _hash(_check_password(password))
     if (user.role, user.active, user.password_hash) != before:
-        _end_sessions(user)
+        end_sessions_of(user)
     if was_admin and not _has_active_admin():
         db.session.rollback()
         raise Conflict("The page needs at least one active admin.", "role")
@@ -194,8 +204,9 @@ def _has_active_admin() -> bool:
 
 def authenticate(email: str, password: str, *, source: str | None = None,
                  now: datetime | None = None) -> User | None:
-    """The active user with these credentials, or None; records the login time, and audits
-    the sign-in or its failure (with ``source``, the client's address)."""
+    """The active user with these credentials, or None; a failure is audited with
+    ``source``, the client's address. A user without a second factor is signed in
+    (``record_sign_in``); one with it is once the code is checked too."""
     user = find_user_by_email(email)
     origin = f"from {source or 'an unknown address'}"
     if user is None or not user.active:
@@ -205,8 +216,17 @@ def authenticate(email: str, password: str, *, source: str | None = None,
     if not check_password_hash(user.password_hash, password or ""):
         _audit_failure(user.email, user.id, f"wrong password, {origin}")
         return None
+    if not user.two_factor_enabled:
+        record_sign_in(user, source=source, now=now)
+    return user
+
+
+def record_sign_in(user: User, *, source: str | None = None, now: datetime | None = None
+                   ) -> User:
+    """Record that the user signed in: the time, and an audit row with the client address."""
     user.last_login_at = now or utcnow()
-    add_audit_entry(user.email, "user.login", "user", user.id, origin)
+    add_audit_entry(user.email, "user.login", "user", user.id,
+                    f"from {source or 'an unknown address'}")
     db.session.commit()
     return user
 

@@ -1,5 +1,5 @@
-"""security hardening: subscribers' public ids and link counts, staff session generations,
-the subscribers scope of API keys
+"""security hardening: subscribers' public ids and link counts; staff session generations and
+two-factor sign-in; the subscribers scope of API keys
 
 Revision ID: 0006
 Revises: 0003
@@ -48,6 +48,31 @@ def upgrade():
     _fill("staff_user", "session_generation", lambda: secrets.randbelow(2**31 - 1))
     with op.batch_alter_table("staff_user", schema=None) as batch_op:
         batch_op.alter_column("session_generation", existing_type=sa.Integer(), nullable=False)
+        batch_op.add_column(sa.Column("totp_secret", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("totp_enabled_at", sa.DateTime(timezone=True),
+                                      nullable=True))
+        batch_op.add_column(sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
+    op.create_table(
+        "staff_recovery_code",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["staff_user.id"],
+                                name=op.f("fk_staff_recovery_code_user_id_staff_user"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_recovery_code")),
+    )
+    with op.batch_alter_table("staff_recovery_code", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_staff_recovery_code_user_id"), ["user_id"],
+                              unique=False)
+    op.create_table(
+        "staff_policy",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("require_two_factor", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_policy")),
+    )
 
 
     with op.batch_alter_table("api_key", schema=None) as batch_op:
@@ -61,7 +86,14 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table("api_key", schema=None) as batch_op:
         batch_op.drop_column("subscribers")
+    op.drop_table("staff_policy")
+    with op.batch_alter_table("staff_recovery_code", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_staff_recovery_code_user_id"))
+    op.drop_table("staff_recovery_code")
     with op.batch_alter_table("staff_user", schema=None) as batch_op:
+        batch_op.drop_column("totp_last_step")
+        batch_op.drop_column("totp_enabled_at")
+        batch_op.drop_column("totp_secret")
         batch_op.drop_column("session_generation")
     with op.batch_alter_table("subscriber", schema=None) as batch_op:
         batch_op.drop_column("link_count")

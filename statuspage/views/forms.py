@@ -107,6 +107,15 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
+class CodeForm(FlaskForm):
+    code = StringField("Code", filters=[_strip], validators=[
+        required("Code"), at_most("Code", 40)])
+
+
+class RequireTwoFactorForm(FlaskForm):
+    required = HiddenField()
+
+
 # --- ops console: components and groups ----------------------------------------------------------
 
 

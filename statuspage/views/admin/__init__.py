@@ -9,6 +9,7 @@ operation re-renders the form with the operation's message and changes nothing.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -22,6 +23,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
@@ -32,7 +34,7 @@ from ... import components as comp
 from ... import incidents as inc
 from ... import maintenance as maint
 from ... import notifications as notify
-from ... import scheduler, staff
+from ... import scheduler, staff, two_factor
 from ...extensions import db, limiter, login_manager
 from ...incidents import Incident
 from ...validation import DomainError, normalise_email
@@ -53,12 +55,25 @@ Page = str | tuple[str, int] | Response
 
 # --- access --------------------------------------------------------------------------------------
 
+SIGN_IN_PAGES = frozenset({"admin.login", "admin.login_code"})
+# What a user may open while the page requires a second factor they have not set up yet.
+ENROLMENT_PAGES = frozenset({"admin.account", "admin.start_two_factor",
+                             "admin.confirm_two_factor", "admin.logout"})
+
+
 @bp.before_request
 def require_login() -> Response | None:
-    """Every console page needs a signed-in user; the sign-in page itself does not."""
-    if request.endpoint == "admin.login" or current_user.is_authenticated:
+    """Every console page needs a signed-in user (the sign-in pages themselves do not), and,
+    when admins require it, one with a second factor: others are sent to set it up."""
+    if request.endpoint in SIGN_IN_PAGES:
         return None
-    return cast(Response, login_manager.unauthorized())
+    if not current_user.is_authenticated:
+        return cast(Response, login_manager.unauthorized())
+    if (request.endpoint not in ENROLMENT_PAGES and not current_user.two_factor_enabled
+            and two_factor.two_factor_required()):
+        flash("Two-factor sign-in is required on this page: set it up to continue.", INFO)
+        return redirect(url_for(".account"))
+    return None
 
 
 def admin_required(view: View) -> View:
@@ -174,12 +189,15 @@ LOCKED_OUT = ("Too many failed sign-ins. The account is locked for a while; the 
               "works again once the wait is over.")
 
 
-_FAILED = "statuspage.sign_in_failed"  # kept on the request: g outlives it in tests
+SIGN_IN_FAILED = "statuspage.sign_in_failed"  # kept on the request: g outlives it in tests
+# Between the password and the code: who, since when, where to go after.
+PENDING_SIGN_IN = "two_factor_pending"
+PENDING_SECONDS = 300
 
 
 def sign_in_failed(response: Response) -> bool:
-    """Whether this sign-in attempt counts against the limits: a wrong password only."""
-    return bool(request.environ.get(_FAILED))
+    """Whether this sign-in attempt counts against the limits: a wrong password or code."""
+    return bool(request.environ.get(SIGN_IN_FAILED))
 
 
 def attempted_account() -> str:
@@ -207,13 +225,22 @@ def login() -> Page:
         return render_template("admin/login.html", form=form), 422 if form.is_submitted() else 200
     user = staff.authenticate(form.email.data, form.password.data, source=request.remote_addr)
     if user is None:
-        request.environ[_FAILED] = True
+        request.environ[SIGN_IN_FAILED] = True
         # One message for both cases, so the form does not reveal which addresses exist.
         flash("Wrong email or password.", ERROR)
         return render_template("admin/login.html", form=form)
+    return _password_accepted(user, form.next.data or "")
+
+
+def _password_accepted(user: staff.User, next_url: str) -> Response:
+    # Signed in, or on to the second step, which remembers who for a few minutes.
+    if user.two_factor_enabled:
+        session[PENDING_SIGN_IN] = {"user": user.get_id(), "at": int(time.time()),
+                                    "next": next_url}
+        return redirect(url_for(".login_code"))
     login_user(user)
     flash(f"Signed in as {user.email}.", SUCCESS)
-    return redirect(safe_next(form.next.data, home))
+    return redirect(safe_next(next_url, url_for(".dashboard")))
 
 
 @bp.post("/logout")
@@ -242,7 +269,7 @@ def dashboard() -> str:
 
 
 # The areas' routes register on ``bp`` as their modules are imported; they need the names above.
-from . import components, incidents, settings, subscribers  # noqa: E402, F401
+from . import account, components, incidents, settings, subscribers  # noqa: E402, F401
 
 
 def init_app(app: Flask) -> None:
