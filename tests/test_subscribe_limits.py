@@ -197,3 +197,32 @@ def test_an_old_solution_is_refused(challenged: Actions) -> None:
     solution = solve(html(challenged.client.get("/subscribe")))
     assert not challenge.verify(solution, now=utcnow() + challenge.EXPIRES + timedelta(seconds=5))
     assert challenge.verify(solution, now=utcnow())
+
+
+# --- the pages behind signed links, the management API without a key --------------------------
+
+def test_pages_behind_signed_links_are_limited_per_client(client: Any, db: Any) -> None:
+    subs.subscribe("reader@example.com")
+    token = subs.make_token(subs.find_subscriber("reader@example.com"), "manage")
+    answers = [client.get(f"/subscriptions/manage/{token}").status_code for _ in range(31)]
+    assert answers == [200] * 30 + [429]
+    assert client.get("/").status_code == 200  # the status page is not limited
+
+
+def test_one_click_unsubscribe_is_never_limited(client: Any, db: Any) -> None:
+    # Mail providers send every recipient's one-click unsubscribe from a few addresses.
+    for n in range(40):
+        subs.add_subscriber(f"reader{n}@example.com", confirmed=True)
+    tokens = [subs.make_token(subs.find_subscriber(f"reader{n}@example.com"), "unsubscribe")
+              for n in range(40)]
+    answers = {client.post(f"/subscriptions/unsubscribe/{t}",
+                           data={"List-Unsubscribe": "One-Click"}).status_code for t in tokens}
+    assert answers == {200}
+
+
+def test_management_api_requests_without_a_valid_key_are_limited_per_client(
+        client: Any, db: Any) -> None:
+    answers = [client.get("/api/v1/pages", headers={"Authorization": "OAuth sp_guess"})
+               for _ in range(61)]
+    assert [a.status_code for a in answers] == [401] * 60 + [429]
+    assert answers[-1].is_json and int(answers[-1].headers["Retry-After"]) >= 1

@@ -157,7 +157,14 @@ def _subscribe_form(form: SubscribeForm, status: int) -> tuple[str, int]:
     return render_template("public/subscribe.html", form=form, challenge=puzzle), status
 
 
+# The pages behind a signed link, per client. Not the one-click unsubscribe: mail providers
+# send every recipient's from a handful of addresses, right after a notification goes out.
+signed_link_pages = limiter.shared_limit("30/minute;300/hour", scope="subscriber-links",
+                                         error_message="Too many requests for this page.")
+
+
 @bp.route("/subscriptions/confirm/<token>", methods=["GET", "POST"])
+@signed_link_pages
 def confirm_subscription(token: str) -> Page:
     """The emailed link: choose components; saving the choice confirms the subscription."""
     subscriber = subscriptions.load_token(TokenPurpose.CONFIRM, token)
@@ -166,6 +173,7 @@ def confirm_subscription(token: str) -> Page:
 
 
 @bp.post("/subscriptions/confirm/<token>/resend")
+@signed_link_pages
 def resend_confirmation(token: str) -> Page:
     """Email a fresh link in place of an expired one (a forged one gets nothing)."""
     subscriptions.resend_link(token)
@@ -173,6 +181,7 @@ def resend_confirmation(token: str) -> Page:
 
 
 @bp.route("/subscriptions/manage/<token>", methods=["GET", "POST"])
+@signed_link_pages
 def manage_subscription(token: str) -> Page:
     """See and change what a subscriber hears about."""
     subscriber = subscriptions.load_token(TokenPurpose.MANAGE, token)
@@ -182,6 +191,7 @@ def manage_subscription(token: str) -> Page:
 
 
 @bp.get("/subscriptions/unsubscribe/<token>")
+@signed_link_pages
 def unsubscribe_page(token: str) -> str:
     """Ask before unsubscribing: a GET (a link scanner, a preview) must change nothing."""
     subscriber = subscriptions.load_token(TokenPurpose.UNSUBSCRIBE, token)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask_limiter.util import get_remote_address
 from pydantic import BaseModel
 
 from ... import components as comp
@@ -64,6 +65,8 @@ ROOTS = ("/api/v1", "/v1")
 PAGE = "/pages/<page_id>"
 SUBSCRIBERS = f"{ROOTS[0]}{PAGE}/subscribers"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+NO_KEY_RATE = "60/minute"  # per client, for requests whose key is missing or wrong
+NO_KEY_MESSAGE = "Too many requests without a valid API key."
 ROUTES: list[Route] = []
 Answer = BaseModel | list[BaseModel] | None
 
@@ -122,6 +125,11 @@ def unlimited() -> bool:
     return not current_app.config["API_RATE_LIMIT_PER_MINUTE"] or api_key() is None
 
 
+def has_key() -> bool:
+    """Requests with a valid key count under its own limit, not under the client's."""
+    return api_key() is not None
+
+
 def over_rate() -> str:
     """The message of a 429."""
     return (f"This key may make {current_app.config['API_RATE_LIMIT_PER_MINUTE']} requests a "
@@ -129,9 +137,12 @@ def over_rate() -> str:
 
 
 def limit_each_key() -> None:
-    """Put every operation under the per-key limit (declaring it twice changes nothing)."""
+    """Put every operation under the per-key limit, and requests without a valid key under a
+    limit per client (declaring them twice changes nothing)."""
     limiter.shared_limit(per_key_rate, scope="api-key", key_func=rate_key,
                          exempt_when=unlimited, error_message=over_rate)(bp)
+    limiter.shared_limit(NO_KEY_RATE, scope="api-no-key", key_func=get_remote_address,
+                         exempt_when=has_key, error_message=NO_KEY_MESSAGE)(bp)
 
 
 @bp.url_value_preprocessor
