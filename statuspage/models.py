@@ -13,4 +13,5 @@ from . import (  # noqa: F401
     site,
     staff,
     subscriptions,
+    two_factor,
 )

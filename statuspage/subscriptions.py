@@ -2,25 +2,25 @@
 
 A subscriber is confirmed only when they save a choice through the link emailed to them, so an
 address nobody controls never receives notifications. Links are itsdangerous signatures over
-the subscriber's id and token version, salted per purpose: a confirm link cannot unsubscribe,
-and bumping the version kills every link a subscriber was ever sent.
+the subscriber's random public id (never the row id, which would tell how many subscribe)
+and token version, salted per purpose: a confirm link cannot unsubscribe, and bumping the
+version kills every link a subscriber was ever sent.
 """
 
 from __future__ import annotations
 
-import csv
 import enum
-import io
+import math
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import components as comp
 from .audit import add_audit_entry
@@ -38,8 +38,12 @@ from .validation import (
 )
 
 # A second request for the same address within this time sends nothing more, so the form
-# cannot be used to flood someone's inbox.
+# cannot be used to flood someone's inbox; each further link doubles the wait, up to a day
+# (about ten links on the first day, then one a day). Two quiet days, or a confirmation, start
+# afresh.
 LINK_RESEND_COOLDOWN = timedelta(minutes=2)
+LINK_COOLDOWN_MAX = timedelta(days=1)
+LINK_STREAK_RESET = timedelta(days=2)
 
 
 class TokenPurpose(enum.StrEnum):
@@ -68,6 +72,16 @@ class TokenExpired(TokenError):
         self.subscriber_id = subscriber_id
 
 
+class ResendTooSoon(DomainError):
+    """A link went to this address recently; the next may go after ``retry_after`` seconds."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, "subscriber_id")
+        self.retry_after = retry_after
+
+
 class TokenRevoked(TokenError):
     """The link was genuine but has been revoked (or the subscriber has left)."""
 
@@ -84,10 +98,17 @@ subscriber_component = sa.Table(
 )
 
 
+def new_public_id() -> str:
+    """A random id for a subscriber's links: 96 bits, 16 URL-safe characters."""
+    return secrets.token_urlsafe(12)
+
+
 class Subscriber(db.Model):
     __tablename__ = "subscriber"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # What links name the subscriber by; the row id stays inside the database.
+    public_id: Mapped[str] = mapped_column(sa.String(32), unique=True, default=new_public_id)
     email: Mapped[str] = mapped_column(sa.String(ADDRESS_MAX), unique=True)
     # True: every component, including those added later. False: exactly ``components``.
     all_components: Mapped[bool] = mapped_column(default=False)
@@ -97,8 +118,10 @@ class Subscriber(db.Model):
     token_version: Mapped[int] = mapped_column(default=lambda: secrets.randbelow(2**31 - 1))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # When the last confirm or manage link was queued (resend cooldown; unconfirmed purge).
+    # When the last confirm or manage link was queued (resend cooldown; unconfirmed purge),
+    # and how many were queued in a row before it (the cooldown grows with them).
     link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    link_count: Mapped[int] = mapped_column(default=0)
     quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failure: Mapped[str | None] = mapped_column(sa.Text)
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -117,21 +140,41 @@ class Subscriber(db.Model):
 
 # --- addresses and links ----------------------------------------------------------------------
 
+def signing_keys() -> list[str | bytes]:
+    """SECRET_KEY and its fallbacks, oldest first, as itsdangerous takes them: the last signs,
+    every one verifies (SECRET_KEY_FALLBACKS lists them newest first, as Flask reads it)."""
+    fallbacks = current_app.config.get("SECRET_KEY_FALLBACKS") or []
+    return [*reversed(fallbacks), current_app.secret_key]
+
+
 def serializer(purpose: TokenPurpose) -> URLSafeTimedSerializer:
-    """The signer of one purpose's links (its own salt)."""
-    return URLSafeTimedSerializer(current_app.secret_key,
-                                  salt=f"statuspage.subscriber.{purpose}")
+    """The signer of one purpose's links (its own salt): signs with SECRET_KEY, verifies with
+    the fallbacks too."""
+    return URLSafeTimedSerializer(signing_keys(), salt=f"statuspage.subscriber.{purpose}")
 
 
 def make_token(subscriber: Subscriber, purpose: TokenPurpose | str) -> str:
     """A signed link token that acts for ``subscriber`` for one purpose."""
     purpose = TokenPurpose(purpose)
-    return serializer(purpose).dumps({"s": subscriber.id, "v": subscriber.token_version})
+    return serializer(purpose).dumps({"p": subscriber.public_id, "v": subscriber.token_version})
 
 
 def confirm_max_age() -> timedelta:
     """How long a confirmation link stays valid."""
     return timedelta(days=current_app.config["CONFIRM_TOKEN_MAX_AGE_DAYS"])
+
+
+def _named_by(payload: Any) -> Subscriber | None:
+    # The subscriber a genuine payload names, if its version is still theirs. Links sent
+    # before public ids name the row id ("s"); they sit in old emails and keep working.
+    if "p" in payload:
+        subscriber = db.session.scalar(
+            sa.select(Subscriber).where(Subscriber.public_id == str(payload["p"])))
+    else:
+        subscriber = db.session.get(Subscriber, int(payload["s"]))
+    if subscriber is None or subscriber.token_version != int(payload["v"]):
+        return None
+    return subscriber
 
 
 def load_token(purpose: TokenPurpose | str, token: str, *, now: datetime | None = None
@@ -145,12 +188,11 @@ def load_token(purpose: TokenPurpose | str, token: str, *, now: datetime | None 
     now = now or utcnow()
     try:
         payload, signed_at = serializer(purpose).loads(token, return_timestamp=True)
-        subscriber_id, version = int(payload["s"]), int(payload["v"])
-    except (BadSignature, KeyError, TypeError, ValueError):
+        subscriber = _named_by(payload)
+    except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
         raise TokenInvalid("This link is not valid. It may have been cut short when it "
                            "was copied.", "token") from None
-    subscriber = db.session.get(Subscriber, subscriber_id)
-    if subscriber is None or subscriber.token_version != version:
+    if subscriber is None:
         raise TokenRevoked("This link is no longer valid.", "token")
     if purpose is TokenPurpose.CONFIRM and now - as_utc(signed_at) > confirm_max_age():
         raise TokenExpired("This confirmation link has expired.", subscriber.id)
@@ -160,13 +202,9 @@ def load_token(purpose: TokenPurpose | str, token: str, *, now: datetime | None 
 def _expired_token_subscriber(purpose: TokenPurpose, token: str) -> Subscriber | None:
     """The subscriber of a genuine (correctly signed) token, ignoring its age."""
     try:
-        payload = serializer(purpose).loads(token)  # no max_age: the age is not checked
-        subscriber = db.session.get(Subscriber, int(payload["s"]))
-    except (BadSignature, KeyError, TypeError, ValueError):
+        return _named_by(serializer(purpose).loads(token))  # no max_age: the age is not checked
+    except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
         return None
-    if subscriber is None or subscriber.token_version != int(payload["v"]):
-        return None
-    return subscriber
 
 
 # --- queries ----------------------------------------------------------------------------------
@@ -198,6 +236,26 @@ def search_subscribers(query: str = "", *, limit: int = 100, offset: int = 0
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(Subscriber.email.like(f"%{escaped}%", escape="\\"))
     return list(db.session.scalars(stmt.limit(limit).offset(offset)))
+
+
+def list_subscribers(query: str = "", *, limit: int = 100, offset: int = 0,
+                     actor: str) -> list[Subscriber]:
+    """One page of ``search_subscribers`` for ``actor`` to read; every such listing of
+    addresses is audited."""
+    found = search_subscribers(query, limit=limit, offset=offset)
+    shown, where = min(len(found), limit), (f"search “{query.strip()}”, " if query.strip() else "")
+    add_audit_entry(actor, "subscriber.list", "subscriber", None, f"{shown} address"
+                    f"{'' if shown == 1 else 'es'} ({where}page {offset // max(limit, 1) + 1})")
+    db.session.commit()
+    return found
+
+
+def show_subscriber(subscriber_id: Any, *, actor: str) -> Subscriber:
+    """The subscriber with this id for ``actor`` to read (NotFound); the look is audited."""
+    subscriber = get_subscriber(subscriber_id)
+    add_audit_entry(actor, "subscriber.view", "subscriber", subscriber.id, subscriber.email)
+    db.session.commit()
+    return subscriber
 
 
 @dataclass(frozen=True)
@@ -244,15 +302,29 @@ def count_reach(component_ids: Iterable[Any]) -> int:
 
 # --- operations -------------------------------------------------------------------------------
 
-def _queue_link(subscriber: Subscriber, now: datetime, *, force: bool = False) -> bool:
-    """Queue a confirm link (unconfirmed) or a manage link (confirmed). No commit."""
-    if subscriber.quarantined:
-        return False
-    if (not force and subscriber.link_sent_at is not None
-            and now - subscriber.link_sent_at < LINK_RESEND_COOLDOWN):
+def _link_wait(subscriber: Subscriber, now: datetime) -> timedelta | None:
+    """How long until the next link may go to this address; None when it may go now."""
+    streak = _streak(subscriber, now)
+    if not streak or subscriber.link_sent_at is None:
+        return None
+    cooldown = min(LINK_RESEND_COOLDOWN * 2 ** min(streak - 1, 16), LINK_COOLDOWN_MAX)
+    wait = subscriber.link_sent_at + cooldown - now
+    return wait if wait > timedelta(0) else None
+
+
+def _streak(subscriber: Subscriber, now: datetime) -> int:
+    quiet = subscriber.link_sent_at is None or now - subscriber.link_sent_at >= LINK_STREAK_RESET
+    return 0 if quiet else subscriber.link_count
+
+
+def _queue_link(subscriber: Subscriber, now: datetime) -> bool:
+    """Queue a confirm link (unconfirmed) or a manage link (confirmed), unless the address is
+    quarantined or in its cooldown. No commit."""
+    if subscriber.quarantined or _link_wait(subscriber, now) is not None:
         return False
     kind = DeliveryKind.MANAGE if subscriber.confirmed else DeliveryKind.CONFIRM
     add_delivery(kind, subscriber.email, subscriber_id=subscriber.id, now=now)
+    subscriber.link_count = _streak(subscriber, now) + 1
     subscriber.link_sent_at = now
     return True
 
@@ -292,11 +364,18 @@ def resend_link(token: str, *, purpose: TokenPurpose | str = TokenPurpose.CONFIR
 
 def resend_confirmation(subscriber: Subscriber, *, actor: str | None = None,
                         now: datetime | None = None) -> Subscriber:
-    """Queue a confirmation (or manage) link for this subscriber now, as ops ask."""
+    """Queue a confirmation (or manage) link for this subscriber now, as ops ask; the
+    address's cooldown holds for ops too (ResendTooSoon), so no key can flood an inbox."""
     now = now or utcnow()
     if subscriber.quarantined:
         raise ValidationError("This address is quarantined; clear it first.", "subscriber_id")
-    _queue_link(subscriber, now, force=True)
+    wait = _link_wait(subscriber, now)
+    if wait is not None:
+        minutes = max(1, math.ceil(wait.total_seconds() / 60))
+        raise ResendTooSoon(f"A link was sent to {subscriber.email} recently; another can "
+                            f"be sent in about {minutes} minute{'s' if minutes > 1 else ''}.",
+                            minutes * 60)
+    _queue_link(subscriber, now)
     add_audit_entry(actor, "subscriber.resend", "subscriber", subscriber.id, subscriber.email)
     db.session.commit()
     return subscriber
@@ -337,6 +416,7 @@ def choose(
         subscriber.components = chosen
     if subscriber.confirmed_at is None:
         subscriber.confirmed_at = now
+    subscriber.link_count = 0  # the link did its work: the next request starts afresh
     subscriber.updated_at = now
     db.session.commit()
     return subscriber
@@ -412,88 +492,8 @@ def add_subscriber(
     db.session.add(subscriber)
     db.session.flush()
     if not confirmed:
-        _queue_link(subscriber, now, force=True)
+        _queue_link(subscriber, now)
     add_audit_entry(actor, "subscriber.add", "subscriber", subscriber.id,
             f"{address} ({'confirmed' if confirmed else 'to confirm'})")
     db.session.commit()
     return subscriber
-
-
-# --- CSV import and export --------------------------------------------------------------------
-
-@dataclass
-class ImportResult:
-    added: list[str] = field(default_factory=list)
-    existing: list[str] = field(default_factory=list)
-    invalid: list[tuple[int, str]] = field(default_factory=list)  # (line number, text)
-
-
-def import_subscribers(
-    text: str, *, confirmed: bool = False, actor: str | None = None,
-    now: datetime | None = None,
-) -> ImportResult:
-    """Add the addresses of a CSV (first column); known addresses are left as they are.
-
-    Imported addresses get a confirmation email, unless ``confirmed`` says ops already have
-    their consent; those are confirmed to all components.
-    """
-    now = now or utcnow()
-    result = ImportResult()
-    seen: set[str] = set()
-    for line_number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        raw = row[0].strip() if row else ""
-        if not raw or (line_number == 1 and raw.lower() in {"email", "address"}):
-            continue
-        try:
-            address = normalise_email(raw)
-        except ValidationError:
-            result.invalid.append((line_number, raw[:ADDRESS_MAX]))
-            continue
-        if address in seen or find_subscriber(address) is not None:
-            result.existing.append(address)
-            continue
-        seen.add(address)
-        subscriber = Subscriber(email=address, created_at=now, updated_at=now,
-                                all_components=confirmed,
-                                confirmed_at=now if confirmed else None)
-        db.session.add(subscriber)
-        db.session.flush()
-        if not confirmed:
-            _queue_link(subscriber, now)
-        result.added.append(address)
-    add_audit_entry(actor, "subscriber.import", "subscriber", None,
-            f"{len(result.added)} added ({'confirmed' if confirmed else 'to confirm'}), "
-            f"{len(result.existing)} already known, {len(result.invalid)} invalid")
-    db.session.commit()
-    return result
-
-
-def _csv_cell(value: str) -> str:
-    # A spreadsheet would run a cell that starts like a formula.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
-def export_csv(*, actor: str | None = None) -> str:
-    """Every subscriber as CSV: address, confirmed, components, quarantined.
-
-    An export by a person is audited: it hands out every subscriber's address.
-    """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["email", "confirmed_at", "components", "quarantined_at", "created_at"])
-    subscribers = db.session.scalars(
-        sa.select(Subscriber).options(selectinload(Subscriber.components))
-        .order_by(Subscriber.id))
-    for s in subscribers:
-        chosen = "all" if s.all_components else "; ".join(c.name for c in s.components)
-        writer.writerow([
-            _csv_cell(s.email),
-            s.confirmed_at.isoformat() if s.confirmed_at else "",
-            _csv_cell(chosen),
-            s.quarantined_at.isoformat() if s.quarantined_at else "",
-            s.created_at.isoformat(),
-        ])
-    if actor is not None:
-        add_audit_entry(actor, "subscriber.export", "subscriber", None, "exported as CSV")
-        db.session.commit()
-    return out.getvalue()

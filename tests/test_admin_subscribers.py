@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from statuspage import notifications as notify
-from statuspage import scheduler
+from statuspage import scheduler, subscriber_csv
 from statuspage import subscriptions as subs
 from statuspage.audit import AuditEntry
 from statuspage.dbtypes import utcnow
@@ -29,7 +29,7 @@ def text(response: Any) -> str:
 
 def confirmed(*emails: str, component_ids: list[int] | None = None) -> list[Any]:
     """Subscribers confirmed as an import with consent makes them (no email involved)."""
-    subs.import_subscribers("\n".join(emails), confirmed=True)
+    subscriber_csv.import_subscribers("\n".join(emails), confirmed=True)
     people = [subs.find_subscriber(e) for e in emails]
     if component_ids is not None:
         people = [subs.choose(p, all_components=False, component_ids=component_ids)
@@ -87,6 +87,7 @@ def test_clearing_a_quarantine_lets_the_address_receive_email_again(
     _db.session.expire_all()
     assert not subs.find_subscriber("bounces@example.com").quarantined
     assert "subscriber.unquarantine" in audit_actions(_db)
+    past_cooldown(person)
     logged_in.post(f"/admin/subscribers/{person.id}/resend")
     notify.deliver()
     assert len(smtp.to("bounces@example.com")) == 1
@@ -138,11 +139,19 @@ def test_removing_a_subscriber_asks_first_then_cancels_their_queued_email(
     assert "subscriber.remove" in audit_actions(_db)
 
 
-def test_resending_a_confirmation_emails_a_fresh_link_at_once(logged_in: Actions, smtp: Any
-                                                             ) -> None:
+def past_cooldown(person: Any) -> None:
+    """Move the last link sent to ``person`` back past the resend cooldown."""
+    _db.session.refresh(person)
+    person.link_sent_at = utcnow() - subs.LINK_RESEND_COOLDOWN * 2
+    _db.session.commit()
+
+
+def test_resending_a_confirmation_emails_a_fresh_link_after_the_cooldown(
+        logged_in: Actions, smtp: Any) -> None:
     subs.subscribe("slow-reader@example.com")
     notify.deliver()
     person = subs.find_subscriber("slow-reader@example.com")
+    past_cooldown(person)
 
     response = logged_in.post(f"/admin/subscribers/{person.id}/resend", follow_redirects=True)
     notify.deliver()

@@ -50,7 +50,7 @@ def test_stored_keeps_the_sanitised_html_and_the_plain_text_without_entities():
     assert kept.source == "**R&D** fixed <script>x()</script> the `<b>` tag"
     assert kept.html == str(render_markdown(kept.source))
     assert "<script" not in kept.html
-    assert kept.text == "R&D fixed  the <b> tag"
+    assert kept.text == "R&D fixed the <b> tag"
     assert kept.columns("body") == {"body": kept.source, "body_html": kept.html,
                                     "body_text": kept.text}
 

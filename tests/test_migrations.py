@@ -95,3 +95,19 @@ def test_upgrade_renders_the_markdown_of_updates_and_postmortems_already_stored(
     assert [tuple(row) for row in updates] == [
         ("<p><strong>Fixed</strong> &amp; done.</p>", "Fixed & done."), ("", "")]
     assert postmortem == "<p>A <em>full</em> disk.</p>"
+def test_existing_subscribers_get_public_ids_of_their_own(empty_database_url):
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database_url})
+    with app.app_context():
+        upgrade(revision="0003")
+        with db.engine.begin() as connection:
+            for n in range(3):
+                connection.execute(sa.text(
+                    "INSERT INTO subscriber (email, all_components, token_version, created_at, "
+                    "updated_at) VALUES (:email, true, 7, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                    {"email": f"reader{n}@example.com"})
+        upgrade()
+        with db.engine.connect() as connection:
+            ids = list(connection.execute(sa.text("SELECT public_id FROM subscriber")).scalars())
+        assert len(ids) == len(set(ids)) == 3 and all(len(i) == 16 for i in ids)
+        downgrade(revision="base")
+        db.engine.dispose()

@@ -310,13 +310,13 @@ def test_public_pages_never_load_the_signed_in_user(logged_in, monkeypatch, make
     # reads neither the user's row nor their session for it.
     make_component("API")
     loads = []
-    get_user = staff.get_user
+    session_user = staff.session_user
 
-    def counting_get_user(user_id):
-        loads.append(user_id)
-        return get_user(user_id)
+    def counting_session_user(session_id):
+        loads.append(session_id)
+        return session_user(session_id)
 
-    monkeypatch.setattr(staff, "get_user", counting_get_user)
+    monkeypatch.setattr(staff, "session_user", counting_session_user)
 
     for url in ("/", "/history", "/subscribe"):
         assert logged_in.client.get(url).status_code == 200

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import requests
 
+from statuspage import subscriptions as subs
 from statuspage.staff import create_api_key
 
 
@@ -59,3 +60,25 @@ def test_gunicorn_serves_the_page_and_both_apis(gunicorn: str, make_component) -
     refused = requests.post(f"{gunicorn}/v1/pages/{page_id}/incidents", timeout=5,
                             json={"incident": {"name": "No key"}})
     assert refused.status_code == 401 and refused.json()["error"]
+
+
+def test_the_access_log_keeps_subscriber_links_out(gunicorn_factory: Any, tmp_path: Any,
+                                                   db: Any) -> None:
+    # gunicorn reads gunicorn.conf.py from its working directory, as the README runs it.
+    log = tmp_path / "access.log"
+    base = gunicorn_factory("--access-logfile", str(log), workers=1)
+    subs.subscribe("reader@example.com")
+    token = subs.make_token(subs.find_subscriber("reader@example.com"), "manage")
+
+    for path in (f"/subscriptions/manage/{token}", f"/subscriptions/unsubscribe/{token}",
+                 f"/subscriptions/confirm/{token}/resend?x=1", "/history?page=2"):
+        requests.get(base + path, timeout=5, headers={"Referer": base + path})
+
+    deadline = time.monotonic() + 5
+    while log.read_text().count("\n") < 5 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    text = log.read_text()
+    assert token not in text and token[:20] not in text
+    assert "GET /subscriptions/manage/[token] HTTP/1.1" in text
+    assert "GET /subscriptions/confirm/[token]/resend?x=1 HTTP/1.1" in text
+    assert "GET /history?page=2 HTTP/1.1" in text

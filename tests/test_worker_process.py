@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from statuspage import ROOT
-from statuspage import subscriptions as subs
+from statuspage import ROOT, subscriber_csv
 from statuspage.extensions import db as _db
 from statuspage.incidents import open_incident
 from statuspage.outbox import Delivery, DeliveryStatus
@@ -72,7 +71,8 @@ def holding_smtp(smtp: SmtpServer) -> Iterator[_HoldingRecorder]:
 def start_worker(database_url: str, smtp: SmtpServer, tmp_path: Path
                  ) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
     """Start `flask --app wsgi worker` processes against the test database and SMTP server."""
-    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
+    env = {**os.environ, "DATABASE_URL": database_url,
+           "SECRET_KEY": "worker-process-test-0f3a9c5e1b7d2846",
            "BASE_URL": "http://status.test", "MAIL_SERVER": "127.0.0.1",
            "MAIL_PORT": str(smtp.port), "MAIL_BATCH_SIZE": str(BATCH),
            "MAIL_LEASE_SECONDS": str(LEASE_SECONDS), "MAIL_TIMEOUT_SECONDS": "5",
@@ -114,7 +114,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_at_most_that_batch(
         db: Any, holding_smtp: _HoldingRecorder, start_worker: Any) -> None:
     deadline = time.monotonic() + DEADLINE
     addresses = [f"reader{n:03}@example.com" for n in range(SUBSCRIBERS)]
-    subs.import_subscribers("\n".join(addresses), confirmed=True)
+    subscriber_csv.import_subscribers("\n".join(addresses), confirmed=True)
     open_incident("Payments are failing", body="We are investigating.")
 
     first = start_worker("first")

@@ -52,6 +52,7 @@ class ClaimedDelivery:
     notice_id: int | None
     subscriber_id: int | None
     token_version: int | None
+    public_id: str | None  # what the subscriber's links name (never the row id)
     quarantined: bool
     to_address: str
     attempts: int
@@ -128,7 +129,7 @@ def claim(now: datetime, limit: int, worker_id: str, *,
         return None
     rows = db.session.execute(
         sa.select(_D.id, _D.kind, _D.notice_id, _D.subscriber_id,
-                  _S.token_version, _S.quarantined_at.is_not(None),
+                  _S.token_version, _S.public_id, _S.quarantined_at.is_not(None),
                   _D.to_address, _D.attempts, _D.created_at,
                   _D.next_attempt_at)
         .select_from(_DELIVERY.outerjoin(_SUBSCRIBER, _S.id == _D.subscriber_id))

@@ -13,6 +13,7 @@ from datetime import UTC, tzinfo
 from typing import Any
 from zoneinfo import available_timezones
 
+from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
@@ -29,12 +30,12 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .. import challenge, vocabulary
 from .. import components as comp
 from .. import incidents as inc
-from .. import vocabulary
 from ..site import get_page_settings
 from ..staff import PASSWORD_MAX, Role
 from ..validation import DomainError
@@ -104,6 +105,15 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[required("Password"),
                                                      at_most("Password", PASSWORD_MAX)])
     next = HiddenField()
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Code", filters=[_strip], validators=[
+        required("Code"), at_most("Code", 40)])
+
+
+class RequireTwoFactorForm(FlaskForm):
+    required = HiddenField()
 
 
 # --- ops console: components and groups ----------------------------------------------------------
@@ -395,16 +405,29 @@ class ApiKeyForm(FlaskForm):
                        filters=[_strip])
     scope = SelectField("Scope", default="read", validate_choice=False, choices=[
         SelectChoice("read", "Read: look only"),
-        SelectChoice("write", "Write: open incidents, change components, manage subscribers"),
+        SelectChoice("write", "Write: open incidents, change components and the page"),
     ])
+    subscribers = BooleanField("Subscriber addresses: may list them (and, with write, add "
+                               "and remove subscribers)")
 
 
 # --- public: subscriptions -----------------------------------------------------------------------
 
 
+NOT_SOLVED = ("We could not check that a person sent this form. Wait until it says "
+              "“Ready” below the button (JavaScript must be on), then send it again.")
+
+
+def solved_challenge(form: FlaskForm, field: Field) -> None:
+    """The proof of work the page asked for, when SUBSCRIBE_CHALLENGE is on."""
+    if current_app.config["SUBSCRIBE_CHALLENGE"] and not challenge.verify(field.data):
+        raise ValidationError(NOT_SOLVED)
+
+
 class SubscribeForm(FlaskForm):
     # No validators: subscriptions.normalise_email decides, so its message is the one shown.
     email = EmailField("Email address", filters=[_strip])
+    altcha = HiddenField(validators=[solved_challenge])
 
 
 ALL_COMPONENTS = "all"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import (
     Blueprint,
     Flask,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -14,10 +17,10 @@ from flask import (
     url_for,
 )
 
+from .. import challenge, feeds, page, subscriptions
 from .. import components as comp
-from .. import feeds, page, subscriptions
 from ..builds import Built
-from ..extensions import csrf, db
+from ..extensions import csrf, db, limiter
 from ..pagecache import Resource
 from ..subscriptions import Subscriber, TokenError, TokenExpired, TokenPurpose
 from ..validation import DomainError
@@ -77,6 +80,19 @@ def component_atom(component_id: int) -> Response:
     return _feed("atom", component_id)
 
 
+@bp.get("/theme/<colour>.css")
+def theme(colour: str) -> Response:
+    """The page's accent colour as a stylesheet (the policy allows no inline style); the
+    colour is in the address, so the file never changes and needs no database."""
+    if not re.fullmatch(r"[0-9a-fA-F]{6}", colour):
+        abort(404)
+    response = Response(f":root {{ --accent: #{colour.lower()}; }}\n", content_type="text/css")
+    response.cache_control.public = True
+    response.cache_control.max_age = 365 * 86400
+    response.cache_control.immutable = True
+    return response
+
+
 def _feed(kind: str, component_id: int | None = None) -> Response:
     def build() -> Built:
         # An unknown (or deleted) component is a 404, never kept.
@@ -92,22 +108,63 @@ def _feed(kind: str, component_id: int | None = None) -> Response:
 Page = str | Response | tuple[str, int]
 
 
+# Each subscription emails an address nobody has confirmed yet: a client may ask a few times
+# an hour, the whole page accepts a bounded number an hour (SUBSCRIBE_PER_*), and the address
+# itself has a growing cooldown (subscriptions). Both limits answer 429 through views.init_app.
+TOO_MANY_SUBSCRIPTIONS = "Too many subscription requests for now."
+
+
+def per_client_rate() -> str:
+    """The per-client subscribe limit in the limiter's words."""
+    return f"{current_app.config['SUBSCRIBE_PER_CLIENT_PER_HOUR']}/hour"
+
+
+def total_rate() -> str:
+    """The page's subscribe limit in the limiter's words."""
+    return f"{current_app.config['SUBSCRIBE_PER_HOUR']}/hour"
+
+
+def accepted(response: Response) -> bool:
+    """A subscription that was taken (the "check your inbox" page); only those count toward
+    the page's total, so junk cannot use it up."""
+    return response.status_code == 200 and request.method == "POST"
+
+
 @bp.route("/subscribe", methods=["GET", "POST"])
+@limiter.limit(per_client_rate, methods=["POST"], scope="subscribe-client",
+               exempt_when=lambda: not current_app.config["SUBSCRIBE_PER_CLIENT_PER_HOUR"],
+               error_message=TOO_MANY_SUBSCRIPTIONS)
+@limiter.limit(total_rate, key_func=lambda: "page", methods=["POST"], scope="subscribe-total",
+               exempt_when=lambda: not current_app.config["SUBSCRIBE_PER_HOUR"],
+               deduct_when=accepted, error_message=TOO_MANY_SUBSCRIPTIONS)
 def subscribe() -> Page:
     """Ask for email updates; the answer is the same whether the address was known or not."""
     form = SubscribeForm()
     if not form.validate_on_submit():
-        return render_template("public/subscribe.html", form=form)
+        return _subscribe_form(form, 422 if form.is_submitted() else 200)
     try:
         address = subscriptions.subscribe(form.email.data)
     except DomainError as exc:
         db.session.rollback()
         show_domain_error(form, exc)
-        return render_template("public/subscribe.html", form=form), exc.status_code
+        return _subscribe_form(form, exc.status_code)
     return render_template("public/subscribe_sent.html", address=address)
 
 
+def _subscribe_form(form: SubscribeForm, status: int) -> tuple[str, int]:
+    # A fresh proof-of-work challenge with every form: each solution is good for one send.
+    puzzle = challenge.new_challenge() if current_app.config["SUBSCRIBE_CHALLENGE"] else None
+    return render_template("public/subscribe.html", form=form, challenge=puzzle), status
+
+
+# The pages behind a signed link, per client. Not the one-click unsubscribe: mail providers
+# send every recipient's from a handful of addresses, right after a notification goes out.
+signed_link_pages = limiter.shared_limit("30/minute;300/hour", scope="subscriber-links",
+                                         error_message="Too many requests for this page.")
+
+
 @bp.route("/subscriptions/confirm/<token>", methods=["GET", "POST"])
+@signed_link_pages
 def confirm_subscription(token: str) -> Page:
     """The emailed link: choose components; saving the choice confirms the subscription."""
     subscriber = subscriptions.load_token(TokenPurpose.CONFIRM, token)
@@ -116,6 +173,7 @@ def confirm_subscription(token: str) -> Page:
 
 
 @bp.post("/subscriptions/confirm/<token>/resend")
+@signed_link_pages
 def resend_confirmation(token: str) -> Page:
     """Email a fresh link in place of an expired one (a forged one gets nothing)."""
     subscriptions.resend_link(token)
@@ -123,6 +181,7 @@ def resend_confirmation(token: str) -> Page:
 
 
 @bp.route("/subscriptions/manage/<token>", methods=["GET", "POST"])
+@signed_link_pages
 def manage_subscription(token: str) -> Page:
     """See and change what a subscriber hears about."""
     subscriber = subscriptions.load_token(TokenPurpose.MANAGE, token)
@@ -132,6 +191,7 @@ def manage_subscription(token: str) -> Page:
 
 
 @bp.get("/subscriptions/unsubscribe/<token>")
+@signed_link_pages
 def unsubscribe_page(token: str) -> str:
     """Ask before unsubscribing: a GET (a link scanner, a preview) must change nothing."""
     subscriber = subscriptions.load_token(TokenPurpose.UNSUBSCRIBE, token)

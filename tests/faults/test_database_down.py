@@ -27,6 +27,9 @@ from statuspage.site import get_page_settings
 from tests.conftest import require_tool
 from tests.faults.cluster import Cluster, free_port, initdb_path
 
+# Long and varied enough for the production check on SECRET_KEY.
+KEY = "database-down-test-key-0123456789abcdef"
+
 STALE = "Statuspage-Stale"
 WARM = ["/", "/api/v2/summary.json", "/api/v2/status.json", "/history", "/incidents/1",
         "/history.atom", "/badge.svg", "/embed"]
@@ -56,7 +59,7 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
             db.session.remove()
             db.engine.dispose()
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": cluster.url, "SECRET_KEY": "database-down-test",
+        env = {**os.environ, "DATABASE_URL": cluster.url, "SECRET_KEY": KEY,
                "BASE_URL": f"http://127.0.0.1:{port}", "MAIL_PORT": "9",
                "PAGE_VERSION_CHECK_MS": "200", "HOME": str(tmp_path)}
         server = subprocess.Popen(
