@@ -4,14 +4,32 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test lint bench clean
+# The compiled catalogues (translations/*/LC_MESSAGES/messages.mo) are built, never committed.
+CATALOGUES := $(wildcard translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGUES:.po=.mo)
+# The marks that `make messages` extracts, besides gettext's own.
+KEYWORDS := -k lazy_gettext -k lazy_ngettext:1,2
+
+.PHONY: run test lint bench clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,dev]'
+	$(BIN)/pybabel compile -d translations
 	touch $@
+
+%.mo: %.po $(VENV)/.installed
+	$(BIN)/pybabel compile -i $< -o $@
+
+# Extract every marked string into translations/messages.pot and merge it into each catalogue;
+# then translate what is new or fuzzy (tests/test_languages.py fails until every entry is).
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg $(KEYWORDS) --no-location --sort-output \
+		--omit-header -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations \
+		--no-wrap --ignore-obsolete
 
 instance/secret_key:
 	mkdir -p instance
@@ -24,7 +42,7 @@ instance/demo_password:
 
 # Serve the page, admin and scheduler on http://127.0.0.1:5000 with demo data (SQLite); the
 # emails go to a catcher on 127.0.0.1:1025 and show at /admin/mail.
-run: $(VENV)/.installed instance/secret_key instance/demo_password
+run: $(VENV)/.installed $(COMPILED) instance/secret_key instance/demo_password
 	SECRET_KEY=$$(cat instance/secret_key) $(FLASK) db upgrade
 	SECRET_KEY=$$(cat instance/secret_key) STATUSPAGE_DEMO_PASSWORD=$$(cat instance/demo_password) \
 		$(FLASK) demo-data
@@ -35,7 +53,7 @@ run: $(VENV)/.installed instance/secret_key instance/demo_password
 		MAIL_SERVER=127.0.0.1 MAIL_PORT=1025 $(FLASK) dev
 
 # The whole suite (SQLite unless STATUSPAGE_TEST_DATABASE_URL names a PostgreSQL database).
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(COMPILED)
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed

@@ -2,7 +2,9 @@
 
 One ``.txt`` and one ``.html`` template per kind of email (``templates/email/``), filled with
 the notice's incident and update and the subscriber's own signed links; threading headers so
-one incident's emails stay together, and the list headers mail clients unsubscribe with.
+one incident's emails stay together, and the list headers mail clients unsubscribe with. Each
+email is written in its subscriber's language (a confirmation link in the language of the
+choice it confirms).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from flask import current_app, render_template
+from flask_babel import force_locale, gettext
 from flask_mail import Message
 
 from . import links, times
@@ -21,9 +24,10 @@ from .extensions import db
 from .incidents import Incident, IncidentUpdate
 from .markup import render_markdown, to_plain_text
 from .outbox import Delivery, DeliveryKind, Notice, NoticeKind
+from .signup import pending_components, pending_request
 from .site import PageSettings, get_page_settings
 from .subscriptions import Subscriber, TokenPurpose, make_token
-from .vocabulary import status_label
+from .vocabulary import body_text, status_label
 
 SUBJECT_MAX = 250
 
@@ -102,58 +106,83 @@ def _incident_context(incident: Incident, update: IncidentUpdate | None, page: P
         "incident_name": incident.name,
         "incident_url": links.incident(incident.id),
         "affected": affected,
-        "window": (f"{_local(incident.scheduled_for, page)} to "
-                   f"{_local(incident.scheduled_until, page)}"
+        "window": (gettext("%(start)s to %(end)s", start=_local(incident.scheduled_for, page),
+                           end=_local(incident.scheduled_until, page))
                    if incident.is_maintenance and incident.scheduled_for else ""),
     }
 
 
+def _confirm_values(subscriber: Subscriber, values: dict[str, Any]) -> str:
+    """Add the confirmation link's values; returns the language of the choice it confirms."""
+    values["confirm_url"] = links.confirm(make_token(subscriber, TokenPurpose.CONFIRM))
+    values["max_age_days"] = current_app.config["CONFIRM_TOKEN_MAX_AGE_DAYS"]
+    pending = pending_request(subscriber)
+    if pending is None:
+        return subscriber.language
+    values.update(pending=pending, chosen=[c.name for c in pending_components(pending)])
+    return pending.language
+
+
 def render_delivery(delivery: Delivery, context: RenderContext | None = None) -> Message:
-    """The email for one delivery: multipart text and HTML, with threading and list headers."""
+    """The email for one delivery: multipart text and HTML, with threading and list headers,
+    in the subscriber's language."""
     context = context or RenderContext(get_page_settings())
-    page = context.page
     subscriber = (db.session.get(Subscriber, delivery.subscriber_id)
                   if delivery.subscriber_id is not None else None)
     if subscriber is None:
         raise Undeliverable("The subscriber of this email no longer exists.")
     if subscriber.quarantined:
         raise Undeliverable("The address is quarantined after repeated permanent failures.")
-    values: dict[str, Any] = {"page": page, "subscriber": subscriber,
-                              "support_url": page.support_url or page.url}
+    values: dict[str, Any] = {"page": context.page, "subscriber": subscriber,
+                              "support_url": context.page.support_url or context.page.url}
+    language = subscriber.language
+    if delivery.kind is DeliveryKind.CONFIRM:
+        language = _confirm_values(subscriber, values)
+    with force_locale(language):
+        message = _message(delivery, context, values)
+    message.msgId = message_id(delivery.id, context.page)
+    return message
+
+
+def _message(delivery: Delivery, context: RenderContext, values: dict[str, Any]) -> Message:
+    """The message of one delivery in the current language (``force_locale`` chose it)."""
+    page = context.page
     headers = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
     kind = delivery.kind
     if kind is DeliveryKind.CONFIRM:
-        values["confirm_url"] = links.confirm(make_token(subscriber, TokenPurpose.CONFIRM))
-        values["max_age_days"] = current_app.config["CONFIRM_TOKEN_MAX_AGE_DAYS"]
-        subject = "Confirm your subscription"
+        subject = (gettext("Confirm the change to your subscription")
+                   if values["subscriber"].confirmed and "pending" in values
+                   else gettext("Confirm your subscription"))
         template = "confirm"
     elif kind is DeliveryKind.MANAGE:
-        values.update(_links(subscriber))
-        subject = "Manage your subscription"
+        values.update(_links(values["subscriber"]))
+        subject = gettext("Manage your subscription")
         template = "manage"
     else:
         notice, incident, update = context.notice(delivery.notice_id)
-        values.update(_links(subscriber))
+        values.update(_links(values["subscriber"]))
         values.update(_incident_context(incident, update, page))
         headers["List-Unsubscribe"] = f"<{values['unsubscribe_url']}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         headers["In-Reply-To"] = headers["References"] = thread_id(incident.id, page)
         if kind is DeliveryKind.MAINTENANCE_REMINDER:
-            subject = f"{incident.name} - Starts {_local(incident.scheduled_for, page)}"
             values["starts_at"] = _local(incident.scheduled_for, page)
+            subject = gettext("%(name)s - Starts %(time)s", name=incident.name,
+                              time=values["starts_at"])
             template = "maintenance_reminder"
         else:
             assert update is not None
-            label = status_label(update.status)
+            label = str(status_label(update.status))
             subject = f"{incident.name} - {label}"
+            body = str(body_text(update.body))
             values.update(
                 status_label=label,
-                body_html=render_markdown(update.body),
-                body_text=html.unescape(to_plain_text(update.body)),
+                body_html=render_markdown(body),
+                body_text=html.unescape(to_plain_text(body)),
                 posted_at=_local(update.display_at, page),
             )
             template = "incident_update"
-    message = Message(
+    return Message(
         subject=header_text(f"[{page.name}] {subject}"),
         recipients=[delivery.to_address],
         sender=sender(page),
@@ -162,8 +191,6 @@ def render_delivery(delivery: Delivery, context: RenderContext | None = None) ->
         html=render_template(f"email/{template}.html", **values),
         extra_headers=headers,
     )
-    message.msgId = message_id(delivery.id, page)
-    return message
 
 
 def test_message(address: str, relay: str) -> Message:

@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     incidents,
     outbox,
     scheduler,
+    signup,
     site,
     staff,
     subscriptions,

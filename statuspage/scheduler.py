@@ -20,7 +20,7 @@ from flask import Flask
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import maintenance as maint
-from . import notifications, subscriptions
+from . import notifications, signup, subscriptions
 from .dbtypes import UTCDateTime, utcnow
 from .extensions import db
 
@@ -105,9 +105,14 @@ def deliver_notifications() -> object:
     return notifications.deliver()
 
 
+def take_subscription_requests() -> object:
+    """Turn the choices visitors saved into pending choices and emailed confirmation links."""
+    return signup.process_requests()
+
+
 def purge_unconfirmed() -> object:
-    """Delete subscribers who never confirmed their address."""
-    return subscriptions.purge_unconfirmed()
+    """Delete subscribers who never confirmed their address, and choices never confirmed."""
+    return subscriptions.purge_unconfirmed(), signup.purge_requests()
 
 
 # Delivery runs every 2 seconds so that a notice leaves within 5 seconds of its commit.
@@ -117,6 +122,8 @@ JOBS: tuple[Job, ...] = (
         "start and complete scheduled maintenance on time"),
     Job("maintenance-reminders", remind_of_maintenance, 30,
         "queue reminders of maintenance that starts soon"),
+    Job("subscription-requests", take_subscription_requests, 2,
+        "email the links that confirm the choices visitors saved"),
     Job("deliver-notifications", deliver_notifications, 2,
         "expand notices into emails and send the due ones"),
     Job("purge-unconfirmed", purge_unconfirmed, 3600,

@@ -8,28 +8,28 @@ and bumping the version kills every link a subscriber was ever sent.
 
 from __future__ import annotations
 
-import csv
 import enum
-import io
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import components as comp
 from .audit import add_audit_entry
 from .components import Component, ComponentGroup
 from .dbtypes import UTCDateTime, as_utc, parse_id, utcnow
 from .extensions import db
+from .languages import DEFAULT_LANGUAGE, parse_language
 from .outbox import Delivery, DeliveryKind, DeliveryStatus, add_delivery
 from .validation import (
     ADDRESS_MAX,
+    N_,
     Conflict,
     DomainError,
     NotFound,
@@ -91,6 +91,7 @@ class Subscriber(db.Model):
     email: Mapped[str] = mapped_column(sa.String(ADDRESS_MAX), unique=True)
     # True: every component, including those added later. False: exactly ``components``.
     all_components: Mapped[bool] = mapped_column(default=False)
+    language: Mapped[str] = mapped_column(sa.String(8), default=DEFAULT_LANGUAGE)  # of emails
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Random, not 1: SQLite reuses the id of a deleted row, and a new subscriber starting at
     # version 1 would make the links of a deleted one with that id valid again.
@@ -147,13 +148,13 @@ def load_token(purpose: TokenPurpose | str, token: str, *, now: datetime | None 
         payload, signed_at = _serializer(purpose).loads(token, return_timestamp=True)
         subscriber_id, version = int(payload["s"]), int(payload["v"])
     except (BadSignature, KeyError, TypeError, ValueError):
-        raise TokenInvalid("This link is not valid. It may have been cut short when it "
-                           "was copied.", "token") from None
+        raise TokenInvalid(N_("This link is not valid. It may have been cut short when it was "
+                              "copied."), "token") from None
     subscriber = db.session.get(Subscriber, subscriber_id)
     if subscriber is None or subscriber.token_version != version:
-        raise TokenRevoked("This link is no longer valid.", "token")
+        raise TokenRevoked(N_("This link is no longer valid."), "token")
     if purpose is TokenPurpose.CONFIRM and now - as_utc(signed_at) > confirm_max_age():
-        raise TokenExpired("This confirmation link has expired.", subscriber.id)
+        raise TokenExpired(N_("This confirmation link has expired."), subscriber.id)
     return subscriber
 
 
@@ -244,26 +245,28 @@ def count_reach(component_ids: Iterable[Any]) -> int:
 
 # --- operations -------------------------------------------------------------------------------
 
-def _queue_link(subscriber: Subscriber, now: datetime, *, force: bool = False) -> bool:
-    """Queue a confirm link (unconfirmed) or a manage link (confirmed). No commit."""
+def add_link_delivery(subscriber: Subscriber, now: datetime, *,
+                      kind: DeliveryKind | None = None, force: bool = False) -> bool:
+    """Add a link email to the current transaction (the caller commits): a confirm link for an
+    unconfirmed subscriber, a manage link for a confirmed one, unless ``kind`` says which.
+
+    False, and nothing queued, for a quarantined address or within the resend cooldown (unless
+    ``force``), so the form cannot be used to flood someone's inbox.
+    """
     if subscriber.quarantined:
         return False
     if (not force and subscriber.link_sent_at is not None
             and now - subscriber.link_sent_at < LINK_RESEND_COOLDOWN):
         return False
-    kind = DeliveryKind.MANAGE if subscriber.confirmed else DeliveryKind.CONFIRM
+    kind = kind or (DeliveryKind.MANAGE if subscriber.confirmed else DeliveryKind.CONFIRM)
     add_delivery(kind, subscriber.email, subscriber_id=subscriber.id, now=now)
     subscriber.link_sent_at = now
     return True
 
 
 def subscribe(email: str, *, now: datetime | None = None) -> str:
-    """Ask for email updates; returns the normalised address, whoever it belongs to.
-
-    A new address gets a confirmation link; a known unconfirmed one a fresh confirmation link;
-    a confirmed one a link to manage its subscription. The caller learns nothing about which,
-    so the form cannot be used to find out who subscribes.
-    """
+    """Ask for email updates in one step (the page asks in the seed's three, see ``signup``):
+    a confirmation link for a new or unconfirmed address, a manage link for a confirmed one."""
     now = now or utcnow()
     address = normalise_email(email)
     subscriber = db.session.scalar(sa.select(Subscriber).where(Subscriber.email == address))
@@ -276,7 +279,7 @@ def subscribe(email: str, *, now: datetime | None = None) -> str:
             # The same address arrived twice at once; the other request queued the link.
             db.session.rollback()
             return address
-    _queue_link(subscriber, now)
+    add_link_delivery(subscriber, now)
     db.session.commit()
     return address
 
@@ -286,7 +289,7 @@ def resend_link(token: str, *, purpose: TokenPurpose | str = TokenPurpose.CONFIR
     """Send a fresh link for a genuine link that has expired; does nothing for a forged one."""
     now = now or utcnow()
     subscriber = _expired_token_subscriber(TokenPurpose(purpose), token)
-    if subscriber is not None and _queue_link(subscriber, now):
+    if subscriber is not None and add_link_delivery(subscriber, now):
         db.session.commit()
 
 
@@ -296,14 +299,16 @@ def resend_confirmation(subscriber: Subscriber, *, actor: str | None = None,
     now = now or utcnow()
     if subscriber.quarantined:
         raise ValidationError("This address is quarantined; clear it first.", "subscriber_id")
-    _queue_link(subscriber, now, force=True)
+    add_link_delivery(subscriber, now, force=True)
     add_audit_entry(actor, "subscriber.resend", "subscriber", subscriber.id, subscriber.email)
     db.session.commit()
     return subscriber
 
 
-def _chosen_components(component_ids: Iterable[Any], group_ids: Iterable[Any]
-                       ) -> list[Component]:
+def chosen_components(component_ids: Iterable[Any], group_ids: Iterable[Any] = ()
+                      ) -> list[Component]:
+    """The components a choice names, a group counting as its members now; ValidationError for
+    an unknown id."""
     chosen: dict[int, Component] = {}
     for raw in group_ids:
         group = comp.find(ComponentGroup, raw)
@@ -321,17 +326,20 @@ def _chosen_components(component_ids: Iterable[Any], group_ids: Iterable[Any]
 
 def choose(
     subscriber: Subscriber, *, all_components: bool, component_ids: Iterable[Any] = (),
-    group_ids: Iterable[Any] = (), now: datetime | None = None,
+    group_ids: Iterable[Any] = (), language: str | None = None, now: datetime | None = None,
 ) -> Subscriber:
-    """Save what the subscriber wants to hear about; this confirms the subscription."""
+    """Save what the subscriber wants to hear about (and in which language); this confirms the
+    subscription."""
     now = now or utcnow()
+    if language is not None:
+        subscriber.language = parse_language(language)
     if all_components:
         subscriber.all_components = True
         subscriber.components = []
     else:
-        chosen = _chosen_components(component_ids, group_ids)
+        chosen = chosen_components(component_ids, group_ids)
         if not chosen:
-            raise ValidationError("Choose at least one component, or all components.",
+            raise ValidationError(N_("Choose at least one component, or all components."),
                                   "components")
         subscriber.all_components = False
         subscriber.components = chosen
@@ -361,13 +369,25 @@ def unsubscribe(subscriber: Subscriber, *, actor: str | None = None) -> None:
     db.session.commit()
 
 
+def change_subscriber(subscriber: Subscriber, *, language: str | None = None,
+                      actor: str | None = None) -> Subscriber:
+    """Change what ops may change of a subscriber: the language of its emails."""
+    if language is not None:
+        subscriber.language = parse_language(language)
+        subscriber.updated_at = utcnow()
+        add_audit_entry(actor, "subscriber.change", "subscriber", subscriber.id,
+                        f"{subscriber.email}: language {subscriber.language}")
+    db.session.commit()
+    return subscriber
+
+
 def revoke_links(subscriber: Subscriber, *, actor: str | None = None) -> Subscriber:
     """Invalidate every link this subscriber was ever sent."""
     subscriber.token_version = (subscriber.token_version + 1) % (2**31 - 1)
     subscriber.updated_at = utcnow()
     if actor is not None:
         add_audit_entry(actor, "subscriber.revoke_links", "subscriber", subscriber.id,
-                subscriber.email)
+                        subscriber.email)
     db.session.commit()
     return subscriber
 
@@ -397,7 +417,8 @@ def purge_unconfirmed(*, now: datetime | None = None) -> int:
 
 def add_subscriber(
     email: str, *, component_ids: Iterable[Any] = (), group_ids: Iterable[Any] = (),
-    confirmed: bool = False, actor: str | None = None, now: datetime | None = None,
+    confirmed: bool = False, language: str = DEFAULT_LANGUAGE, actor: str | None = None,
+    now: datetime | None = None,
 ) -> Subscriber:
     """Add a subscriber as ops do (the management API): confirmed at once when ops have the
     person's consent, else sent a confirmation link. No components chosen means all."""
@@ -405,95 +426,16 @@ def add_subscriber(
     address = normalise_email(email)
     if find_subscriber(address) is not None:
         raise Conflict("This address is subscribed already.", "email")
-    chosen = _chosen_components(component_ids, group_ids)
+    chosen = chosen_components(component_ids, group_ids)
     subscriber = Subscriber(email=address, created_at=now, updated_at=now,
                             all_components=not chosen, components=chosen,
+                            language=parse_language(language),
                             confirmed_at=now if confirmed else None)
     db.session.add(subscriber)
     db.session.flush()
     if not confirmed:
-        _queue_link(subscriber, now, force=True)
+        add_link_delivery(subscriber, now, force=True)
     add_audit_entry(actor, "subscriber.add", "subscriber", subscriber.id,
             f"{address} ({'confirmed' if confirmed else 'to confirm'})")
     db.session.commit()
     return subscriber
-
-
-# --- CSV import and export --------------------------------------------------------------------
-
-@dataclass
-class ImportResult:
-    added: list[str] = field(default_factory=list)
-    existing: list[str] = field(default_factory=list)
-    invalid: list[tuple[int, str]] = field(default_factory=list)  # (line number, text)
-
-
-def import_subscribers(
-    text: str, *, confirmed: bool = False, actor: str | None = None,
-    now: datetime | None = None,
-) -> ImportResult:
-    """Add the addresses of a CSV (first column); known addresses are left as they are.
-
-    Imported addresses get a confirmation email, unless ``confirmed`` says ops already have
-    their consent; those are confirmed to all components.
-    """
-    now = now or utcnow()
-    result = ImportResult()
-    seen: set[str] = set()
-    for line_number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        raw = row[0].strip() if row else ""
-        if not raw or (line_number == 1 and raw.lower() in {"email", "address"}):
-            continue
-        try:
-            address = normalise_email(raw)
-        except ValidationError:
-            result.invalid.append((line_number, raw[:ADDRESS_MAX]))
-            continue
-        if address in seen or find_subscriber(address) is not None:
-            result.existing.append(address)
-            continue
-        seen.add(address)
-        subscriber = Subscriber(email=address, created_at=now, updated_at=now,
-                                all_components=confirmed,
-                                confirmed_at=now if confirmed else None)
-        db.session.add(subscriber)
-        db.session.flush()
-        if not confirmed:
-            _queue_link(subscriber, now)
-        result.added.append(address)
-    add_audit_entry(actor, "subscriber.import", "subscriber", None,
-            f"{len(result.added)} added ({'confirmed' if confirmed else 'to confirm'}), "
-            f"{len(result.existing)} already known, {len(result.invalid)} invalid")
-    db.session.commit()
-    return result
-
-
-def _csv_cell(value: str) -> str:
-    # A spreadsheet would run a cell that starts like a formula.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
-def export_csv(*, actor: str | None = None) -> str:
-    """Every subscriber as CSV: address, confirmed, components, quarantined.
-
-    An export by a person is audited: it hands out every subscriber's address.
-    """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["email", "confirmed_at", "components", "quarantined_at", "created_at"])
-    subscribers = db.session.scalars(
-        sa.select(Subscriber).options(selectinload(Subscriber.components))
-        .order_by(Subscriber.id))
-    for s in subscribers:
-        chosen = "all" if s.all_components else "; ".join(c.name for c in s.components)
-        writer.writerow([
-            _csv_cell(s.email),
-            s.confirmed_at.isoformat() if s.confirmed_at else "",
-            _csv_cell(chosen),
-            s.quarantined_at.isoformat() if s.quarantined_at else "",
-            s.created_at.isoformat(),
-        ])
-    if actor is not None:
-        add_audit_entry(actor, "subscriber.export", "subscriber", None, "exported as CSV")
-        db.session.commit()
-    return out.getvalue()

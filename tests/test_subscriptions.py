@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from statuspage import subscriber_csv
 from statuspage import subscriptions as subs
 from statuspage.dbtypes import utcnow
 from statuspage.extensions import db as _db
@@ -217,7 +218,7 @@ def test_importing_addresses_asks_each_to_confirm_unless_told_they_consented(
         subscriber: Any) -> None:
     text = "email\nnew@example.com\nreader@example.com\nnot an address\nNEW@example.com\n"
 
-    result = subs.import_subscribers(text, actor="ops@example.com")
+    result = subscriber_csv.import_subscribers(text, actor="ops@example.com")
 
     assert result.added == ["new@example.com"]
     assert result.existing == ["reader@example.com", "new@example.com"]
@@ -225,7 +226,7 @@ def test_importing_addresses_asks_each_to_confirm_unless_told_they_consented(
     assert not subs.find_subscriber("new@example.com").confirmed
     assert [d.to_address for d in deliveries(DeliveryKind.CONFIRM)][-1] == "new@example.com"
 
-    subs.import_subscribers("consented@example.com\n", confirmed=True, actor="ops")
+    subscriber_csv.import_subscribers("consented@example.com\n", confirmed=True, actor="ops")
     consented = subs.find_subscriber("consented@example.com")
     assert consented.confirmed and consented.all_components
     assert "consented@example.com" not in [d.to_address for d in deliveries()]
@@ -238,8 +239,8 @@ def test_the_export_lists_every_subscriber_without_spreadsheet_formulas(
     subs.choose(subs.find_subscriber("=cmd@example.com"), all_components=False,
                 component_ids=[api.id])
 
-    lines = subs.export_csv().splitlines()
+    lines = subscriber_csv.export_csv().splitlines()
 
-    assert lines[0] == "email,confirmed_at,components,quarantined_at,created_at"
+    assert lines[0] == "email,confirmed_at,components,quarantined_at,created_at,language"
     assert lines[1].startswith("'=cmd@example.com,20")
     assert ",API,," in lines[1]

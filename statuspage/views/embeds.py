@@ -12,12 +12,15 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    redirect,
     render_template,
+    url_for,
 )
 
 from .. import components as comp
 from .. import feeds, page
-from ..site import page_version
+from ..languages import current_language
+from ..site import get_page_settings, page_version
 from ..vocabulary import (
     ComponentStatus,
 )
@@ -49,6 +52,21 @@ def component_badge(component_id: int) -> Response:
                       lambda: feeds.component_badge(name, status), SVG)
 
 
+@bp.get("/favicon.svg")
+def favicon() -> Response:
+    """The page's icon, with a dot of the current status."""
+    snap = page.snapshot()
+    settings = get_page_settings()
+    return conditional(f"{snap.etag}-{settings.accent_color}", lambda: feeds.favicon(
+        snap.status, snap.settings.name, settings.accent_color), SVG)
+
+
+@bp.get("/favicon.ico")
+def favicon_ico() -> Response:
+    """Where browsers and crawlers look for an icon without asking the page."""
+    return redirect(url_for(".favicon"), 301)
+
+
 @bp.get("/maintenance.ics")
 def maintenance_calendar() -> Response:
     """Scheduled, running and recently completed maintenance windows as iCalendar."""
@@ -62,8 +80,9 @@ def maintenance_calendar() -> Response:
 def embed() -> Response:
     """A tiny page for an iframe: the overall status and the open incidents."""
     snap = page.snapshot()
-    return conditional(snap.etag, lambda: render_template("public/embed.html", snap=snap),
-                      "text/html; charset=utf-8")
+    return conditional(f"{snap.etag}-{current_language()}",
+                       lambda: render_template("public/embed.html", snap=snap),
+                       "text/html; charset=utf-8")
 
 
 # --- caching and framing ------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -16,14 +17,24 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 
 from .. import components as comp
-from .. import feeds, page, subscriptions
+from .. import feeds, page, signup, subscriptions
 from ..extensions import csrf, db
+from ..languages import DEFAULT_LANGUAGE, current_language, is_language
 from ..site import page_version
 from ..subscriptions import Subscriber, TokenError, TokenExpired, TokenPurpose
-from ..validation import DomainError
-from .forms import SubscribeForm, SubscriptionChoiceForm, show_domain_error
+from ..validation import N_, DomainError, normalise_email
+from . import LANGUAGE_ARG, LANGUAGE_COOKIE
+from .forms import (
+    ConfirmChoiceForm,
+    NewSubscriptionForm,
+    SubscribeForm,
+    SubscriptionChoiceForm,
+    people_message,
+    show_domain_error,
+)
 from .http import conditional
 
 bp = Blueprint("public", __name__)
@@ -34,8 +45,9 @@ MAX_HISTORY_PAGE = 10_000
 def index() -> Response:
     """The status page, answered from the cached snapshot and revalidated by ETag."""
     snap = page.snapshot()
-    return conditional(snap.etag, lambda: _rendered_index(snap), "text/html; charset=utf-8",
-                       last_modified=snap.modified_at)
+    language = current_language()
+    return conditional(f"{snap.etag}-{language}", lambda: _rendered_index(snap, language),
+                       "text/html; charset=utf-8", last_modified=snap.modified_at)
 
 
 @bp.get("/incidents/<int:incident_id>")
@@ -89,32 +101,85 @@ def _feed(kind: str, component_id: int | None = None) -> Response:
     return conditional(etag, build, feeds.CONTENT_TYPES[kind])
 
 
-# --- subscribing: every page past /subscribe is reached through a signed link from an email ---
+# --- the language switcher ----------------------------------------------------------------------
+
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+
+
+@bp.get("/language/<code>")
+def switch_language(code: str) -> Response:
+    """Remember the visitor's language in a cookie and go back to the page in it."""
+    if not is_language(code):
+        abort(404)
+    back = urlsplit(request.args.get("next", "/"))
+    path = back.path if back.path.startswith("/") and not back.path.startswith("//") \
+        and not back.scheme and not back.netloc and "\\" not in back.path else "/"
+    query = [(k, v) for k, v in parse_qsl(back.query) if k != LANGUAGE_ARG]
+    if code != DEFAULT_LANGUAGE:
+        query.append((LANGUAGE_ARG, code))
+    response = redirect(path + (f"?{urlencode(query)}" if query else ""), 303)
+    response.set_cookie(LANGUAGE_COOKIE, code, max_age=LANGUAGE_COOKIE_AGE, samesite="Lax",
+                        httponly=True, secure=request.is_secure)
+    response.cache_control.no_store = True
+    return response
+
+
+# --- subscribing, in the seed's order: an address, the choice, then the emailed link ------------
 
 Page = str | Response | tuple[str, int]
 
 
 @bp.route("/subscribe", methods=["GET", "POST"])
 def subscribe() -> Page:
-    """Ask for email updates; the answer is the same whether the address was known or not."""
-    form = SubscribeForm()
-    if not form.validate_on_submit():
+    """Every way to follow the page; an address ("Subscribe via email") leads on to the choice.
+
+    Nothing is looked up or written here, so the answer is the same for any valid address.
+    """
+    form = SubscribeForm(meta={"csrf": False})  # it changes nothing; cached pages carry it
+    if request.method == "GET":
         return render_template("public/subscribe.html", form=form)
     try:
-        address = subscriptions.subscribe(form.email.data)
+        address = normalise_email(form.email.data)
     except DomainError as exc:
-        db.session.rollback()
         show_domain_error(form, exc)
         return render_template("public/subscribe.html", form=form), exc.status_code
+    choice = NewSubscriptionForm(formdata=None, ticket=signup.address_ticket(address),
+                                 language=current_language())
+    return _new_choice_page(choice, address)
+
+
+@bp.post("/subscribe/components")
+def choose_components() -> Page:
+    """Save the choice for the address; a worker emails the link that confirms it. The same
+    answer, after the same work, whoever the address belongs to."""
+    form = NewSubscriptionForm()
+    try:
+        address = signup.ticket_address(form.ticket.data or "")
+    except TokenError as exc:
+        return _address_again(exc)
+    if not form.validate():
+        return _new_choice_page(form, address, 422)
+    try:
+        signup.request_subscription(address, **form.choice())
+    except DomainError as exc:
+        db.session.rollback()
+        form.form_errors.append(people_message(exc.message))
+        return _new_choice_page(form, address, exc.status_code)
     return render_template("public/subscribe_sent.html", address=address)
 
 
 @bp.route("/subscriptions/confirm/<token>", methods=["GET", "POST"])
 def confirm_subscription(token: str) -> Page:
-    """The emailed link: choose components; saving the choice confirms the subscription."""
+    """The emailed link: confirm the choice made before it was sent (or, for a subscriber whom
+    ops added, choose now); nothing changes until the button is pressed."""
     subscriber = subscriptions.load_token(TokenPurpose.CONFIRM, token)
+    pending = signup.pending_request(subscriber)
+    if pending is not None:
+        return _confirm_pending(subscriber, pending)
+    if subscriber.confirmed:  # the link was followed before: the subscription is as chosen
+        return _to_manage_page(subscriber, gettext("Your subscription is confirmed."))
     return _choice_page(subscriber, "public/subscription_confirm.html",
-                        "Your subscription is confirmed.")
+                        gettext("Your subscription is confirmed."))
 
 
 @bp.post("/subscriptions/confirm/<token>/resend")
@@ -126,10 +191,11 @@ def resend_confirmation(token: str) -> Page:
 
 @bp.route("/subscriptions/manage/<token>", methods=["GET", "POST"])
 def manage_subscription(token: str) -> Page:
-    """See and change what a subscriber hears about."""
+    """See and change what a subscriber hears about, and in which language."""
     subscriber = subscriptions.load_token(TokenPurpose.MANAGE, token)
     leave = subscriptions.make_token(subscriber, TokenPurpose.UNSUBSCRIBE)
-    return _choice_page(subscriber, "public/subscription_manage.html", "Your choice is saved.",
+    return _choice_page(subscriber, "public/subscription_manage.html",
+                        gettext("Your choice is saved."),
                         unsubscribe_url=url_for(".unsubscribe_page", token=leave))
 
 
@@ -157,6 +223,7 @@ def link_refused(exc: TokenError) -> tuple[str, int]:
     resend_url = (url_for(".resend_confirmation", token=token)
                   if isinstance(exc, TokenExpired) and token else None)
     return render_template("public/subscription_link_error.html", exc=exc,
+                           message=people_message(exc.message),
                            resend_url=resend_url), exc.status_code
 
 
@@ -169,10 +236,53 @@ def keep_links_private(response: Response) -> Response:
     return response
 
 
+def _tree() -> list[comp.Component | comp.ComponentGroup]:
+    return [item for item in comp.component_tree()
+            if not isinstance(item, comp.ComponentGroup) or item.components]
+
+
+def _new_choice_page(form: NewSubscriptionForm, address: str, status: int = 200) -> Page:
+    return render_template("public/subscribe_choose.html", form=form, address=address,
+                           tree=_tree()), status
+
+
+def _address_again(exc: TokenError) -> Page:
+    form = SubscribeForm(meta={"csrf": False})
+    form.email.errors = [people_message(exc.message)]
+    return render_template("public/subscribe.html", form=form), 422
+
+
+def _to_manage_page(subscriber: Subscriber, message: str) -> Response:
+    flash(message)
+    return redirect(url_for(".manage_subscription", token=subscriptions.make_token(
+        subscriber, TokenPurpose.MANAGE)))
+
+
+def _confirm_pending(subscriber: Subscriber, pending: signup.SubscriptionRequest) -> Page:
+    form = ConfirmChoiceForm(request_id=str(pending.id))
+    status = 200
+    if form.is_submitted():
+        try:
+            if not form.validate():
+                raise DomainError(N_("The form was too old; press the button again."))
+            signup.activate(subscriber, form.request_id.data)
+        except DomainError as exc:
+            db.session.rollback()
+            form.form_errors.append(people_message(exc.message))
+            pending = signup.pending_request(subscriber) or pending
+            form.request_id.data, status = str(pending.id), exc.status_code
+        else:
+            return _to_manage_page(subscriber, gettext("Your subscription is confirmed."))
+    return render_template("public/subscription_confirm_choice.html", form=form,
+                           subscriber=subscriber, pending=pending,
+                           chosen=signup.pending_components(pending)), status
+
+
 def _choice_page(subscriber: Subscriber, template: str, saved: str, **context: str) -> Page:
     form = SubscriptionChoiceForm()
     status = 200
     if not form.is_submitted():
+        form.language.data = subscriber.language
         if subscriber.confirmed:  # a new subscriber starts from "all components"
             form.show(subscriber.all_components, [c.id for c in subscriber.components])
     elif not form.validate():
@@ -182,34 +292,36 @@ def _choice_page(subscriber: Subscriber, template: str, saved: str, **context: s
             subscriptions.choose(subscriber, **form.choice())
         except DomainError as exc:
             db.session.rollback()
-            form.form_errors.append(exc.message)
+            form.form_errors.append(people_message(exc.message))
             status = exc.status_code
         else:
-            flash(saved)
-            return redirect(url_for(".manage_subscription", token=subscriptions.make_token(
-                subscriber, TokenPurpose.MANAGE)))
-    tree = [item for item in comp.component_tree()
-            if not isinstance(item, comp.ComponentGroup) or item.components]
-    return render_template(template, form=form, subscriber=subscriber, tree=tree,
+            return _to_manage_page(subscriber, saved)
+    return render_template(template, form=form, subscriber=subscriber, tree=_tree(),
                            **context), status
 
 
 _RENDERED = "statuspage.rendered_index"
 
 
-def _rendered_index(snap: page.Snapshot) -> str:
-    # The page is the same for every visitor until the snapshot changes, so its HTML is kept
-    # beside it; a swap of one (snapshot, html) tuple is atomic, so no lock is needed.
+def _rendered_index(snap: page.Snapshot, language: str) -> str:
+    # The page is the same for every visitor of a language until the snapshot changes, so its
+    # HTML is kept beside it, one per language; a swap of one (snapshot, {language: html})
+    # tuple is atomic, and a language added to it races harmlessly, so no lock is needed.
     cached = current_app.extensions.get(_RENDERED)
     if cached is None or cached[0] is not snap:
-        cached = (snap, render_template("public/index.html", snap=snap))
+        cached = (snap, {})
         current_app.extensions[_RENDERED] = cached
-    return cached[1]
+    html = cached[1].get(language)
+    if html is None:
+        html = cached[1][language] = render_template("public/index.html", snap=snap)
+    return html
 
 
 def init_app(app: Flask) -> None:
     """Register the blueprint."""
     # Mail clients POST `List-Unsubscribe=One-Click` without a CSRF token (RFC 8058); the
-    # signed link itself is the proof that the request comes from the subscriber.
+    # signed link itself is the proof that the request comes from the subscriber. The address
+    # step changes nothing, and its form sits on pages every visitor shares.
     csrf.exempt(unsubscribe)
+    csrf.exempt(subscribe)
     app.register_blueprint(bp)
