@@ -84,6 +84,7 @@ def load(login_password: str, now: datetime | None = None) -> DemoResult:
     site.update_page_settings(
         actor=ACTOR, name="Pagero", time_zone=TIME_ZONE,
         support_url="https://www.pagero.com/support", accent_color="#0a7a5c",
+        logo_url="/static/demo-logo.svg",  # served by this site, so it follows BASE_URL
     )
     ids = _create_components(now - COMPONENT_AGE)
     _Story(ids, now).tell()

@@ -74,13 +74,18 @@ def test_components_sit_in_their_groups_with_status_and_uptime(client, make_grou
 
     html = _html(client.get("/"))
 
-    details = _between(html, "<details", "</details>")
+    details = _between(html, "<details data-group-id", "</details>")
     assert "Networks" in details and "AS2" in details and "Peppol Access Point" in details
     assert 'data-status="degraded_performance" open' in details  # opened: a member is degraded
-    assert 'class="component-status status-degraded_performance">Degraded Performance' in details
-    # One bar per day for each showcased component (three of them).
-    assert html.count('<span class="bar bar-') == 3 * 90
-    assert re.search(r'title="[A-Z][a-z]{2} \d+, \d{4}: Operational, 100\.00% uptime"', html)
+    degraded = re.search(r'class="component-status status-degraded_performance">(.*?)</span>',
+                         details).group(1)
+    assert degraded.endswith("Degraded Performance") and "#degraded_performance" in degraded
+    # One bar per day for each showcased component (three of them); a quiet day is bare, a
+    # day with something to tell says it.
+    bars = re.findall(r'<div class="uptime-bars".*?</div>', html, re.S)
+    assert [b.count("<i") for b in bars] == [90, 90, 90]
+    assert re.search(r'<i class="d" title="[A-Z][a-z]{2} \d+, \d{4}: Degraded Performance, '
+                     r'100\.00% uptime" data-s="Degraded Performance"', html)
     assert "100.00% uptime" in html
 
 
@@ -113,8 +118,10 @@ def test_past_incidents_list_fifteen_days_with_a_resolved_incident(client, make_
     html = _html(client.get("/"))
 
     past = html[html.index('id="past-heading"'):]
-    assert past.count('class="day-heading"') == 15
-    assert past.count("No incidents reported.") == 14
+    # Today has the incident; the fourteen quiet days before it fold into one line.
+    assert past.count('class="day-heading"') == 1
+    assert re.search(r'<p class="quiet-days"><time datetime="[\d-]+">[^<]+</time> – '
+                     r'<time datetime="[\d-]+">[^<]+</time>: no incidents reported\.</p>', past)
     assert "Delivery delays" in past and "All delivered." in past
     assert "All Systems Operational" in html  # resolved: the components are back
 

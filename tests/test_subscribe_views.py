@@ -83,10 +83,14 @@ def checkbox(html: str, component_id: int) -> str:
 
 # --- the seed's order: the address, the choice, Save, the emailed link -------------------------
 
-def test_the_status_page_button_links_to_the_subscribe_form(client: Any, db: Any) -> None:
+def test_the_status_page_offers_every_way_to_follow_it(client: Any, db: Any) -> None:
     html = _html(client.get("/"))
 
-    assert 'href="/subscribe"' in html
+    control = html[html.index('<details class="follow">'):html.index("</details>")]
+    assert '<summary class="button">' in control and "Subscribe to updates" in control
+    assert 'action="/subscribe"' in control and "Subscribe via email" in control
+    for link in ("/history.atom", "/history.rss", "/maintenance.ics", "/api/v2/summary.json"):
+        assert f'href="{link}"' in control
     form = _html(client.get("/subscribe"))
     assert 'name="email"' in form and "Subscribe via email" in form
     # The other ways to follow the page sit beside the email form.
@@ -409,7 +413,8 @@ def test_the_unsubscribe_link_asks_first_and_changes_nothing(client: Any,
     html = _html(response)
     assert response.status_code == 200
     assert "reader@example.com" in html
-    assert html.count("<button") == 1 and 'method="post"' in html
+    main = html[html.index("<main"):html.index("</main>")]
+    assert main.count("<button") == 1 and 'method="post"' in main
     assert state() == before
 
 

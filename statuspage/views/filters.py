@@ -151,7 +151,8 @@ def absolute(url: str) -> str:
 def page_zone_name() -> str:
     """The page's time zone as people recognise it: its name and abbreviation now."""
     zone = get_page_settings().zone
-    return f"{zone.key} ({utcnow().astimezone(zone).tzname()})"
+    abbreviation = utcnow().astimezone(zone).tzname() or zone.key
+    return abbreviation if zone.key in ("UTC", "Etc/UTC") else f"{zone.key} ({abbreviation})"
 
 
 def init_app(app: Flask) -> None:
@@ -164,8 +165,10 @@ def init_app(app: Flask) -> None:
                            ("impact_label", impact_label), ("fold_quiet", fold_quiet),
                            ("indicator_icon", lambda i: INDICATOR_ICONS.get(str(i), "info"))):
         app.add_template_filter(function, name)
-    for function in (language_url, alternate_url, absolute, page_zone_name, uptime_words):
+    for function in (language_url, alternate_url, absolute, page_zone_name, uptime_words,
+                     current_language):
         app.add_template_global(function)
+    app.add_template_global(LANGUAGES, "languages")  # for macros, which see no context
     app.add_template_global(lambda code: TERRITORIES.get(code, code), "territory")
 
     @app.context_processor

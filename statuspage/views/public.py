@@ -27,15 +27,14 @@ from ..site import page_version
 from ..subscriptions import Subscriber, TokenError, TokenExpired, TokenPurpose
 from ..validation import N_, DomainError, normalise_email
 from . import LANGUAGE_ARG, LANGUAGE_COOKIE
-from .forms import (
+from .forms import people_message, show_domain_error
+from .http import conditional
+from .public_forms import (
     ConfirmChoiceForm,
     NewSubscriptionForm,
     SubscribeForm,
     SubscriptionChoiceForm,
-    people_message,
-    show_domain_error,
 )
-from .http import conditional
 
 bp = Blueprint("public", __name__)
 MAX_HISTORY_PAGE = 10_000
