@@ -10,9 +10,11 @@ choice it confirms).
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
+from types import SimpleNamespace
 from typing import Any
 
 from flask import current_app, render_template
@@ -20,6 +22,8 @@ from flask_babel import force_locale, gettext
 from flask_mail import Message
 
 from . import links, times
+from .components import Component, find, parse_component_status
+from .dbtypes import parse_id, utcnow
 from .extensions import db
 from .incidents import Incident, IncidentUpdate
 from .markup import render_markdown, to_plain_text
@@ -27,7 +31,8 @@ from .outbox import Delivery, DeliveryKind, Notice, NoticeKind
 from .signup import pending_components, pending_request
 from .site import PageSettings, get_page_settings
 from .subscriptions import Subscriber, TokenPurpose, make_token
-from .vocabulary import body_text, status_label
+from .validation import ValidationError
+from .vocabulary import DEFAULT_BODIES, body_text, status_label
 
 SUBJECT_MAX = 250
 
@@ -191,6 +196,40 @@ def _message(delivery: Delivery, context: RenderContext, values: dict[str, Any])
         html=render_template(f"email/{template}.html", **values),
         extra_headers=headers,
     )
+
+
+def preview_update(*, name: str, status: str, body: str, components: Mapping[str, str],
+                   incident_id: Any = None, language: str) -> dict[str, str]:
+    """The subject and text of the email an update would send, in ``language``, for ops to read
+    before they post: nothing is written, and the subscriber's own links are stand-ins."""
+    page = get_page_settings()
+    incident = db.session.get(Incident, parse_id(incident_id)) if incident_id else None
+    affected = []
+    for raw_id, raw_status in components.items():
+        component = find(Component, raw_id)
+        if component is None:
+            raise ValidationError(f"Unknown component {raw_id!r}.", "components")
+        affected.append((component.name, parse_component_status(raw_status).label))
+    if not affected and incident is not None:
+        affected = [(c.name, c.status.label) for c in incident.components]
+    with force_locale(language):
+        label = str(status_label(status))
+        shown = str(body_text(body or DEFAULT_BODIES.get(status, "")))
+        values = {
+            "page": page, "support_url": page.support_url or page.url,
+            "subscriber": SimpleNamespace(email="subscriber@example.com"),
+            "incident": SimpleNamespace(is_maintenance=bool(incident and
+                                                            incident.is_maintenance)),
+            "incident_name": name or (incident.name if incident else ""),
+            "incident_url": links.incident(incident.id) if incident else links.home(),
+            "affected": [(n, str(s)) for n, s in affected], "window": "",
+            "status_label": label, "body_text": html.unescape(to_plain_text(shown)),
+            "posted_at": _local(utcnow(), page),
+            "manage_url": links.manage("token"), "unsubscribe_url": links.unsubscribe("token"),
+        }
+        subject = header_text(f"[{page.name}] {values['incident_name']} - {label}")
+        return {"subject": subject, "text": render_template("email/incident_update.txt",
+                                                            **values)}
 
 
 def test_message(address: str, relay: str) -> Message:

@@ -6,6 +6,7 @@ Alembic and the test suite import this module; the rooms themselves stay where t
 from . import (  # noqa: F401
     audit,
     components,
+    incident_templates,
     incidents,
     outbox,
     scheduler,

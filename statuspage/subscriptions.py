@@ -25,7 +25,7 @@ from .audit import add_audit_entry
 from .components import Component, ComponentGroup
 from .dbtypes import UTCDateTime, as_utc, parse_id, utcnow
 from .extensions import db
-from .languages import DEFAULT_LANGUAGE, parse_language
+from .languages import DEFAULT_LANGUAGE, LANGUAGES, parse_language
 from .outbox import Delivery, DeliveryKind, DeliveryStatus, add_delivery
 from .validation import (
     ADDRESS_MAX,
@@ -241,6 +241,18 @@ def count_reach(component_ids: Iterable[Any]) -> int:
         raise ValidationError("Unknown component.", "components")
     return db.session.scalar(
         sa.select(sa.func.count()).select_from(Subscriber).where(reach_condition(ids))) or 0
+
+
+def reach_by_language(component_ids: Iterable[Any]) -> dict[str, int]:
+    """How many subscribers an announcement about these components would reach, per language
+    (every language the page speaks, in its order)."""
+    ids = [parse_id(c) for c in component_ids]
+    if None in ids:
+        raise ValidationError("Unknown component.", "components")
+    counts = dict(db.session.execute(
+        sa.select(Subscriber.language, sa.func.count()).where(reach_condition(ids))
+        .group_by(Subscriber.language)).all())
+    return {code: counts.get(code, 0) for code in LANGUAGES}
 
 
 # --- operations -------------------------------------------------------------------------------

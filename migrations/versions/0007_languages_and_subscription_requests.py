@@ -1,4 +1,4 @@
-"""subscriber languages and subscription requests
+"""subscriber languages, subscription requests, incident templates, reminder leads
 
 Revision ID: 0007
 Revises: 0003
@@ -40,9 +40,28 @@ def upgrade():
                               ["subscriber_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_subscription_request_processed_at"),
                               ["processed_at"], unique=False)
+    op.create_table(
+        "incident_template",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("component_statuses", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_template")),
+        sa.UniqueConstraint("name", name=op.f("uq_incident_template_name")),
+    )
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        # None: the page's MAINTENANCE_REMINDER_MINUTES, as before.
+        batch_op.add_column(sa.Column("reminder_minutes", sa.Integer(), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        batch_op.drop_column("reminder_minutes")
+    op.drop_table("incident_template")
     with op.batch_alter_table("subscription_request", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_subscription_request_processed_at"))
         batch_op.drop_index(batch_op.f("ix_subscription_request_subscriber_id"))

@@ -23,6 +23,7 @@ from wtforms import (
     EmailField,
     Field,
     HiddenField,
+    IntegerField,
     PasswordField,
     SelectField,
     SelectMultipleField,
@@ -30,7 +31,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import components as comp
@@ -95,6 +96,13 @@ class NotifyForm(FlaskForm):
     """A button that changes state and may tell subscribers: resolve, start, complete, cancel."""
 
     deliver_notifications = BooleanField("Notify subscribers", default=True)
+
+
+class ResolveForm(NotifyForm):
+    """Resolve an incident (complete a maintenance) with a closing message of one's own."""
+
+    body = TextAreaField("Closing message", filters=[_strip], validators=[
+        at_most("Message", inc.BODY_MAX)])
 
 
 # --- ops console: signing in ----------------------------------------------------------------------
@@ -227,6 +235,27 @@ def incident_update_form(components: Iterable[comp.Component], **kwargs: Any) ->
     return _with_component_selects(_IncidentUpdateFields, components)(**kwargs)
 
 
+class _IncidentTemplateFields(_ComponentChoices, FlaskForm):
+    name = StringField("Template name", filters=[_strip], validators=[
+        required("Name"), at_most("Name", inc.NAME_MAX)])
+    title = StringField("Incident name", filters=[_strip], validators=[
+        required("Incident name"), at_most("Incident name", inc.NAME_MAX)])
+    status = SelectField("Status", choices=INCIDENT_STATUS_CHOICES, validate_choice=False,
+                         validators=[InputRequired(message="Choose a status.")])
+    body = TextAreaField("Message", filters=[_strip], validators=[
+        at_most("Message", inc.BODY_MAX)])
+
+    def template(self) -> dict[str, Any]:
+        """The arguments incident_templates.save_template takes, as entered."""
+        return {"name": self.name.data, "title": self.title.data, "status": self.status.data,
+                "body": self.body.data, "components": self.component_changes()}
+
+
+def incident_template_form(components: Iterable[comp.Component], **kwargs: Any) -> Any:
+    """The form of an incident template, with a status select per component."""
+    return _with_component_selects(_IncidentTemplateFields, components)(**kwargs)
+
+
 class IncidentEditForm(FlaskForm):
     name = StringField("Name", validators=[required("Name"), at_most("Name", inc.NAME_MAX)],
                        filters=[_strip])
@@ -289,6 +318,8 @@ class MaintenanceEditForm(FlaskForm):
     to_operational_state = BooleanField("Move them back to Operational when it completes",
                                         default=True)
     remind_prior = BooleanField("Remind subscribers before it starts", default=True)
+    reminder_minutes = IntegerField("Minutes before the start to remind them", validators=[
+        Optional(), NumberRange(min=1, max=10080, message="Between 1 minute and 7 days.")])
 
     def set_components(self, components: Iterable[comp.Component]) -> None:
         """Offer these components as checkboxes."""
@@ -298,7 +329,8 @@ class MaintenanceEditForm(FlaskForm):
         """The edits that maintenance.change_maintenance takes, as entered."""
         return {name: self._fields[name].data for name in (
             "name", "scheduled_for", "scheduled_until", "component_ids", "auto_start",
-            "auto_complete", "to_maintenance_state", "to_operational_state", "remind_prior")}
+            "auto_complete", "to_maintenance_state", "to_operational_state", "remind_prior",
+            "reminder_minutes")}
 
 
 class MaintenanceForm(MaintenanceEditForm):
