@@ -163,3 +163,11 @@ def test_check_settings_prints_every_setting_but_hides_secrets() -> None:
     assert "MAIL_USERNAME = None" in lines
     assert "MAIL_PORT = 2525" in lines
     assert "DATABASE_URL = 'postgresql+psycopg://status:***@db.internal/status'" in lines
+
+
+def test_demo_data_quiet_prints_nothing_and_loads_the_page(runner: Any, db: Any) -> None:
+    result = runner.invoke(args=["demo-data", "--quiet"],
+                           env={"STATUSPAGE_DEMO_PASSWORD": PASSWORD})
+
+    assert result.exit_code == 0 and result.output == ""
+    assert staff.authenticate(demo.DEMO_EMAIL, PASSWORD) is not None

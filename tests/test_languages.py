@@ -254,3 +254,13 @@ def test_the_manage_page_changes_the_language_of_the_emails(actions: Any, db: An
 
     db.session.rollback()
     assert subs.find_subscriber("reader@example.com").language == "en"
+
+
+def test_the_demo_page_can_be_written_in_polish(client: Any, db: Any) -> None:
+    from statuspage import demo
+
+    demo.load(login_password="correct horse battery", language="pl")
+
+    html = _html(client.get("/?lang=pl"))
+    assert "Portal internetowy" in html and "Opóźnione doręczenia AS2" in html
+    assert "Web portal" not in html and "Delayed AS2 deliveries" not in html
