@@ -153,14 +153,19 @@
     strip.setAttribute("aria-valuemax", String(bars.length));
     strip.removeAttribute("title");
 
-    function choose(index, open) {
-      if (chosen >= 0) { bars[chosen].classList.remove("chosen"); }
-      chosen = index;
-      bars[index].classList.add("chosen");
+    function announce(index) {
       var facts = describe(bars[index], index);
       strip.setAttribute("aria-valuenow", String(index + 1));
       strip.setAttribute("aria-valuetext", facts.day + ": " + facts.status +
                          (facts.uptime ? ", " + facts.uptime : ""));
+      return facts;
+    }
+
+    function choose(index, open) {
+      if (chosen >= 0) { bars[chosen].classList.remove("chosen"); }
+      chosen = index;
+      bars[index].classList.add("chosen");
+      var facts = announce(index);
       if (open) {
         render(panel, facts);
         panel.hidden = false;
@@ -171,9 +176,10 @@
       panel.hidden = true;
       if (chosen >= 0) { bars[chosen].classList.remove("chosen"); }
       chosen = -1;
-      strip.removeAttribute("aria-valuenow");
-      strip.removeAttribute("aria-valuetext");
+      announce(bars.length - 1);  // a slider always has a value: today until one is chosen
     }
+
+    announce(bars.length - 1);
 
     strip.addEventListener("click", function (event) {
       var index = bars.indexOf(event.target);
@@ -181,17 +187,16 @@
     });
     strip.addEventListener("keydown", function (event) {
       var shown = visible(bars);
-      var at = shown.indexOf(bars[chosen]);
+      // Until a day is chosen, the slider stands on today.
+      var at = chosen < 0 ? shown.length - 1 : shown.indexOf(bars[chosen]);
       var next = null;
       if (event.key === "ArrowLeft" || event.key === "ArrowDown") { next = Math.max(at - 1, 0); }
       else if (event.key === "ArrowRight" || event.key === "ArrowUp") {
-        next = at < 0 ? shown.length - 1 : Math.min(at + 1, shown.length - 1);
+        next = Math.min(at + 1, shown.length - 1);
       }
       else if (event.key === "Home") { next = 0; }
       else if (event.key === "End") { next = shown.length - 1; }
-      else if (event.key === "Enter" || event.key === " ") {
-        next = at < 0 ? shown.length - 1 : at;
-      }
+      else if (event.key === "Enter" || event.key === " ") { next = at; }
       else if (event.key === "Escape") { shut(); return; }
       if (next === null) { return; }
       event.preventDefault();

@@ -43,7 +43,7 @@ ENGLISH_ENDPOINTS = frozenset({
     "public.history_rss", "public.history_atom", "public.component_rss",
     "public.component_atom", "public.switch_language", "embeds.badge",
     "embeds.component_badge", "embeds.maintenance_calendar", "embeds.favicon",
-    "embeds.favicon_ico",
+    "embeds.favicon_ico", "embeds.robots",
 })
 _ENGLISH_PATHS = ("/api/", "/v1/", "/admin/", "/static/")
 

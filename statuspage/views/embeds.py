@@ -67,6 +67,14 @@ def favicon_ico() -> Response:
     return redirect(url_for(".favicon"), 301)
 
 
+@bp.get("/robots.txt")
+def robots() -> Response:
+    """What crawlers may read: the public pages, not the console or anyone's own links."""
+    body = ("User-agent: *\nDisallow: /admin/\nDisallow: /subscriptions/\n"
+            "Disallow: /language/\n")
+    return conditional("robots-1", lambda: body, "text/plain; charset=utf-8")
+
+
 @bp.get("/maintenance.ics")
 def maintenance_calendar() -> Response:
     """Scheduled, running and recently completed maintenance windows as iCalendar."""
