@@ -29,7 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     mail.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app, add_context_processor=False)  # see views.filters
-    babel.init_app(app)
+    babel.init_app(app, default_translation_directories=str(ROOT / "translations"))
     limiter.init_app(app)
     views.init_app(app)
     scheduler.init_app(app)

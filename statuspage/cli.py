@@ -70,15 +70,22 @@ def create_api_key_command(name: str, scope: str, subscribers: bool) -> None:
 @click.command("demo-data")
 @click.option("--login-password", envvar="STATUSPAGE_DEMO_PASSWORD", default=None,
               help="Password of the demo ops login (random unless given).")
+@click.option("--language", default="en", show_default=True,
+              help="The language the demo page is written in (en or pl).")
+@click.option("--quiet", is_flag=True,
+              help="Print nothing but errors (`make run` prints the login itself).")
 @with_appcontext
-def demo_data_command(login_password: str | None) -> None:
+def demo_data_command(login_password: str | None, language: str, quiet: bool) -> None:
     """Fill an empty database with a believable demo page; does nothing the second time."""
     from . import demo
 
     try:
-        result = demo.load(login_password=login_password or secrets.token_urlsafe(9))
+        result = demo.load(login_password=login_password or secrets.token_urlsafe(9),
+                           language=language)
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
+    if quiet:
+        return
     if result.created:
         click.echo("Demo data loaded.")
         click.echo(f"Demo ops login: {result.email} / {result.password}  "

@@ -5,6 +5,11 @@ renders each (kind, notice, language) once into a ``mime.MessageTemplate`` whose
 parts are the address, the subscriber's signed links and the Message-ID, and fills it for each
 recipient without a database query. One incident's emails share one subject and refer to one
 thread id, so mail clients keep them together; the status is the first line of the body.
+
+Each email is written in its subscriber's language, under ``flask_babel.force_locale``; a
+confirmation link in the language of the choice it confirms. A confirmation also shows that
+choice, so it is prepared once per language and choice (one lookup of the pending choice per
+confirmation; notifications, the many, need none).
 """
 
 from __future__ import annotations
@@ -12,31 +17,36 @@ from __future__ import annotations
 import hmac
 import html
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.utils import parseaddr
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 import dkim
 from flask import current_app, render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, gettext
 from itsdangerous import Serializer
 from itsdangerous.encoding import base64_encode, int_to_bytes
 
 from . import links, mime, times
+from .components import Component, find, parse_component_status
+from .dbtypes import parse_id, utcnow
 from .extensions import db
 from .incidents import Incident, IncidentUpdate
+from .languages import DEFAULT_LANGUAGE
 from .markup import markdown_to_text, render_markdown
 from .outbox import Delivery, DeliveryKind, Notice, NoticeKind
+from .signup import pending_components, pending_request
 from .site import PageSettings, get_page_settings
 from .subscriptions import Subscriber, TokenPurpose
 from .subscriptions import serializer as subs_serializer
-from .vocabulary import status_label
+from .validation import ValidationError
+from .vocabulary import DEFAULT_BODIES, body_text, status_label
 
 SUBJECT_MAX = 250
-DEFAULT_LANGUAGE = "en"
 # A rendered notice is reused this long, so edits to the page or the update show up soon.
 RENDER_MAX_AGE = 60.0
 # Covered by the DKIM signature (RFC 8058 asks for both List-Unsubscribe headers).
@@ -126,17 +136,17 @@ def _incident_values(kind: DeliveryKind, incident: Incident, update: IncidentUpd
     values: dict[str, Any] = {
         "incident": incident, "incident_name": incident.name,
         "incident_url": links.incident(incident.id), "affected": affected,
-        "window": (f"{_local(incident.scheduled_for, page)} to "
-                   f"{_local(incident.scheduled_until, page)}"
+        "window": (gettext("%(start)s to %(end)s", start=_local(incident.scheduled_for, page),
+                           end=_local(incident.scheduled_until, page))
                    if incident.is_maintenance and incident.scheduled_for else ""),
     }
     if kind is DeliveryKind.MAINTENANCE_REMINDER:
         values["starts_at"] = _local(incident.scheduled_for, page)
     else:
         assert update is not None
-        values.update(status_label=status_label(update.status),
-                      body_html=render_markdown(update.body),
-                      body_text=markdown_to_text(update.body),
+        body = str(body_text(update.body))  # Statuspage's default words in the language
+        values.update(status_label=str(status_label(update.status)),
+                      body_html=render_markdown(body), body_text=markdown_to_text(body),
                       posted_at=_local(update.display_at, page))
     return values
 
@@ -216,23 +226,51 @@ class Prepared:
         return self.template.fill(headers, [text, markup]), msgid
 
 
+@dataclass(frozen=True)
+class Choice:
+    """The pending choice a confirmation link confirms, as its email shows it."""
+
+    changes: bool  # the subscriber is confirmed already: the link changes their choice
+    all_components: bool
+    names: tuple[str, ...]
+
+
+def pending_choice(subscriber_id: int | None) -> tuple[str, Choice] | None:
+    """The language and the choice a confirmation for this subscriber confirms, if one waits."""
+    subscriber = db.session.get(Subscriber, subscriber_id) if subscriber_id else None
+    pending = pending_request(subscriber) if subscriber is not None else None
+    if subscriber is None or pending is None:
+        return None
+    names = tuple(c.name for c in pending_components(pending))
+    return pending.language, Choice(subscriber.confirmed, pending.all_components, names)
+
+
 def prepare(kind: DeliveryKind, notice_id: int | None, language: str,
-            page: PageSettings) -> Prepared:
-    """Render one kind of email for one notice (none for confirm and manage) and language."""
+            page: PageSettings, choice: Choice | None = None) -> Prepared:
+    """Render one kind of email for one notice (none for confirm and manage) and language
+    (and, for a confirmation, the choice it confirms)."""
     template = mime.MessageTemplate()
     if kind is DeliveryKind.CONFIRM:
         purposes: tuple[TokenPurpose, ...] = (TokenPurpose.CONFIRM,)
     else:
         purposes = (TokenPurpose.MANAGE, TokenPurpose.UNSUBSCRIBE)
-    values: dict[str, Any] = {"page": page, "subscriber": {"email": template.slot("address")},
+    values: dict[str, Any] = {"page": page, "language": language,
+                              "subscriber": {"email": template.slot("address"),
+                                             "confirmed": bool(choice and choice.changes)},
                               "support_url": page.support_url or page.url}
     values.update({_LINKS[p][0]: template.slot(_LINKS[p][0]) for p in purposes})
     headers = _common_headers(page)
     if kind is DeliveryKind.CONFIRM:
         values["max_age_days"] = current_app.config["CONFIRM_TOKEN_MAX_AGE_DAYS"]
-        subject = "Confirm your subscription"
+        if choice is not None:
+            values.update(pending=choice, chosen=list(choice.names))
+        with force_locale(language):
+            subject = (gettext("Confirm the change to your subscription")
+                       if choice is not None and choice.changes
+                       else gettext("Confirm your subscription"))
     elif kind is DeliveryKind.MANAGE:
-        subject = "Manage your subscription"
+        with force_locale(language):
+            subject = gettext("Manage your subscription")
     else:
         _notice, incident, update = _notice_parts(notice_id)
         with force_locale(language):
@@ -260,7 +298,7 @@ class Renderer:
     """
 
     def __init__(self) -> None:
-        self._prepared: dict[tuple[DeliveryKind, int | None, str], Prepared | Undeliverable] = {}
+        self._prepared: dict[tuple[Any, ...], Prepared | Undeliverable] = {}
         self._page: PageSettings | None = None
         self._page_loaded = 0.0
         self._dkim = _dkim_settings()
@@ -278,13 +316,17 @@ class Renderer:
 
     def render(self, item: Addressed) -> tuple[bytes, str]:
         """The message for one delivery and its Message-ID; Undeliverable if it cannot be."""
-        key = (item.kind, item.notice_id, item.language or DEFAULT_LANGUAGE)
+        language, choice = item.language or DEFAULT_LANGUAGE, None
+        if item.kind is DeliveryKind.CONFIRM:
+            language, choice = pending_choice(item.subscriber_id) or (language, None)
+        key = (item.kind, item.notice_id, language, choice)
         prepared = self._prepared.get(key)
         if isinstance(prepared, Prepared) and time.monotonic() - prepared.created > RENDER_MAX_AGE:
             prepared = None
         if prepared is None:
             try:
-                prepared = prepare(key[0], key[1], key[2], self._page_settings())
+                prepared = prepare(item.kind, item.notice_id, language, self._page_settings(),
+                                   choice)
             except Undeliverable as exc:
                 prepared = exc
             self._prepared[key] = prepared
@@ -329,8 +371,43 @@ def render_delivery(delivery: Delivery) -> tuple[bytes, str]:
                subscriber.id if subscriber else None,
                subscriber.token_version if subscriber else None,
                subscriber.public_id if subscriber else None,
-               bool(subscriber and subscriber.quarantined), delivery.to_address)
+               bool(subscriber and subscriber.quarantined), delivery.to_address,
+               subscriber.language if subscriber else DEFAULT_LANGUAGE)
     return Renderer().render(row)
+
+
+def preview_update(*, name: str, status: str, body: str, components: Mapping[str, str],
+                   incident_id: Any = None, language: str) -> dict[str, str]:
+    """The subject and text of the email an update would send, in ``language``, for ops to read
+    before they post: nothing is written, and the subscriber's own links are stand-ins."""
+    page = get_page_settings()
+    incident = db.session.get(Incident, parse_id(incident_id)) if incident_id else None
+    affected = []
+    for raw_id, raw_status in components.items():
+        component = find(Component, raw_id)
+        if component is None:
+            raise ValidationError(f"Unknown component {raw_id!r}.", "components")
+        affected.append((component.name, parse_component_status(raw_status).label))
+    if not affected and incident is not None:
+        affected = [(c.name, c.status.label) for c in incident.components]
+    with force_locale(language):
+        label = str(status_label(status))
+        shown = str(body_text(body or DEFAULT_BODIES.get(status, "")))
+        values = {
+            "page": page, "support_url": page.support_url or page.url, "language": language,
+            "subscriber": SimpleNamespace(email="subscriber@example.com"),
+            "incident": SimpleNamespace(is_maintenance=bool(incident and
+                                                            incident.is_maintenance)),
+            "incident_name": name or (incident.name if incident else ""),
+            "incident_url": links.incident(incident.id) if incident else links.home(),
+            "affected": [(n, str(s)) for n, s in affected], "window": "",
+            "status_label": label, "body_text": markdown_to_text(shown),
+            "posted_at": _local(utcnow(), page),
+            "manage_url": links.manage("token"), "unsubscribe_url": links.unsubscribe("token"),
+        }
+        subject = header_text(f"[{page.name}] {values['incident_name']}")
+        return {"subject": subject, "text": render_template("email/incident_update.txt",
+                                                            **values)}
 
 
 def test_message(address: str, relay: str) -> tuple[bytes, str]:

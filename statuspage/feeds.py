@@ -158,7 +158,19 @@ def page_badge(status: PageStatus) -> bytes:
 
 def component_badge(name: str, status: ComponentStatus) -> bytes:
     """One component's name and status, by status colour."""
-    return badge_svg(name, status.label, STATUS_COLOURS[status]).encode()
+    return badge_svg(name, str(status.label), STATUS_COLOURS[status]).encode()
+
+
+def favicon(status: PageStatus, name: str, accent: str) -> bytes:
+    """The page's icon: its initial on its accent colour, with a dot of the current status."""
+    initial = escape((name.strip()[:1] or "S").upper())
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+        f'<rect width="32" height="32" rx="7" fill="{escape(accent)}"/>'
+        '<text x="14" y="22" font-family="system-ui,Arial,sans-serif" font-size="19" '
+        f'font-weight="700" fill="#fff" text-anchor="middle">{initial}</text>'
+        f'<circle cx="25" cy="25" r="6.5" fill="{INDICATOR_COLOURS[str(status.indicator)]}" '
+        'stroke="#fff" stroke-width="2"/></svg>').encode()
 
 
 # Approximate advance widths of Verdana at 11px (shields measures text in this font), so the

@@ -84,6 +84,7 @@ class Incident(db.Model):
     to_maintenance_state: Mapped[bool] = mapped_column(default=False)
     to_operational_state: Mapped[bool] = mapped_column(default=False)
     remind_prior: Mapped[bool] = mapped_column(default=False)
+    reminder_minutes: Mapped[int | None] = mapped_column()  # None: MAINTENANCE_REMINDER_MINUTES
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Postmortem, Markdown (and its HTML, rendered when saved); public once published.
     postmortem_body: Mapped[str | None] = mapped_column(sa.Text)

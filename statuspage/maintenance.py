@@ -35,7 +35,10 @@ from .vocabulary import (
 # The automation flags, by the names the operations take.
 FLAGS = ("auto_start", "auto_complete", "to_maintenance_state", "to_operational_state",
          "remind_prior")
-EDITS = frozenset({"name", "scheduled_for", "scheduled_until", "component_ids", *FLAGS})
+EDITS = frozenset({"name", "scheduled_for", "scheduled_until", "component_ids",
+                   "reminder_minutes", *FLAGS})
+# The longest a reminder may lead its window by.
+MAX_REMINDER_MINUTES = 7 * 24 * 60
 
 
 def windows(statuses: Iterable[MaintenanceStatus]) -> list[Incident]:
@@ -58,6 +61,25 @@ def check_window(scheduled_for: Any, scheduled_until: Any) -> tuple[datetime, da
     return start, end
 
 
+def check_reminder_minutes(value: Any) -> int | None:
+    """A reminder lead in minutes (1 to 7 days), or None for the page's default."""
+    if value in (None, ""):
+        return None
+    try:
+        minutes = int(value)
+    except (TypeError, ValueError):
+        minutes = 0
+    if not 1 <= minutes <= MAX_REMINDER_MINUTES:
+        raise ValidationError("The reminder must come between 1 minute and 7 days before the "
+                              "start.", "reminder_minutes")
+    return minutes
+
+
+def reminder_lead(maintenance: Incident) -> int:
+    """How many minutes before its start a maintenance is reminded of."""
+    return maintenance.reminder_minutes or current_app.config["MAINTENANCE_REMINDER_MINUTES"]
+
+
 def planned_components(component_ids: Iterable[Any] | None) -> list[Component]:
     """The components a maintenance names, each once, or ValidationError for an unknown id."""
     found = []
@@ -77,11 +99,13 @@ def schedule_maintenance(
     component_ids: Iterable[Any] | None = None, auto_start: bool = True,
     auto_complete: bool = True, to_maintenance_state: bool = True,
     to_operational_state: bool = True, remind_prior: bool = True,
-    deliver_notifications: bool = True, author: str | None = None, now: datetime | None = None,
+    reminder_minutes: int | None = None, deliver_notifications: bool = True,
+    author: str | None = None, now: datetime | None = None,
 ) -> Incident:
     """Schedule a maintenance window with its first update."""
     now = now or utcnow()
     start, end = check_window(scheduled_for, scheduled_until)
+    lead = check_reminder_minutes(reminder_minutes)
     chosen = planned_components(component_ids)
     maintenance = Incident(
         kind=IncidentKind.MAINTENANCE, name=require_text(name, "name", max_length=inc.NAME_MAX),
@@ -90,7 +114,7 @@ def schedule_maintenance(
         scheduled_until=end, auto_start=bool(auto_start), auto_complete=bool(auto_complete),
         to_maintenance_state=bool(to_maintenance_state),
         to_operational_state=bool(to_operational_state), remind_prior=bool(remind_prior),
-        components=chosen,
+        reminder_minutes=lead, components=chosen,
     )
     db.session.add(maintenance)
     db.session.flush()
@@ -159,6 +183,8 @@ def _checked_edits(maintenance: Incident, edits: dict[str, Any]) -> dict[str, An
             edits.get("scheduled_until", maintenance.scheduled_until))
     if "component_ids" in edits:
         fields["components"] = planned_components(edits["component_ids"])
+    if "reminder_minutes" in edits:
+        fields["reminder_minutes"] = check_reminder_minutes(edits["reminder_minutes"])
     fields.update({flag: bool(edits[flag]) for flag in FLAGS if flag in edits})
     return fields
 
@@ -239,17 +265,20 @@ def run_due_transitions(now: datetime | None = None) -> list[IncidentUpdate]:
 
 
 def enqueue_reminders(*, now: datetime | None = None) -> int:
-    """Queue one reminder per maintenance window that starts within the lead time."""
+    """Queue one reminder per maintenance window that starts within its lead time."""
     now = now or utcnow()
-    lead = timedelta(minutes=current_app.config["MAINTENANCE_REMINDER_MINUTES"])
-    due = db.session.scalars(sa.select(Incident).where(
+    soon = db.session.scalars(sa.select(Incident).where(
         Incident.kind == IncidentKind.MAINTENANCE,
         Incident.status == MaintenanceStatus.SCHEDULED.value,
         Incident.remind_prior.is_(True), Incident.cancelled_at.is_(None),
-        Incident.scheduled_for > now, Incident.scheduled_for <= now + lead,
+        Incident.scheduled_for > now,
+        Incident.scheduled_for <= now + timedelta(minutes=MAX_REMINDER_MINUTES),
     ).order_by(Incident.scheduled_for)).all()
     queued = 0
-    for maintenance in due:
+    for maintenance in soon:
+        lead = timedelta(minutes=reminder_lead(maintenance))
+        if maintenance.scheduled_for > now + lead:
+            continue
         # Scheduled within the lead time: its announcement is reminder enough.
         if maintenance.created_at > maintenance.scheduled_for - lead:
             continue

@@ -59,6 +59,15 @@ class UptimeBar:
     status: ComponentStatus
     uptime: float  # percent of the day the component counted as up
     measured: bool
+    major_minutes: int = 0
+    partial_minutes: int = 0
+    incidents: tuple[tuple[int, str], ...] = ()  # (id, name) of those that touched it that day
+
+    @property
+    def quiet(self) -> bool:
+        """Operational all day and no incident: nothing to tell beyond the date."""
+        return (self.status is ComponentStatus.OPERATIONAL and not self.incidents
+                and not self.major_minutes and not self.partial_minutes)
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,7 @@ class AffectedView:
 class UpdateView:
     id: int
     status: str
+    body: str  # the Markdown ops wrote (Statuspage's default messages are translated)
     body_html: Markup  # rendered when the update was written
     display_at: datetime
     affected: tuple[AffectedView, ...]
@@ -156,6 +166,13 @@ class IncidentView:
         if self.is_maintenance and self.scheduled_for is not None:
             return self.scheduled_for
         return self.started_at
+
+    @property
+    def began_at(self) -> datetime | None:
+        """When a maintenance really started (its first "in progress" update), early or late."""
+        starts = [u.display_at for u in self.updates
+                  if u.status == MaintenanceStatus.IN_PROGRESS.value]
+        return min(starts) if starts else None
 
 
 @dataclass(frozen=True)
@@ -260,11 +277,15 @@ def _build(version: int, now: datetime) -> tuple[Snapshot, tzinfo]:
     settings = get_page_settings()
     zone = settings.zone
     today = now.astimezone(zone).date()
-    tree = _tree(now, zone)
+    first = today - timedelta(days=UPTIME_DAYS - 1)
+    # One query for the 90 days of the bars; the past days are its last fifteen.
+    found = past.between(_local_midnight(first, zone),
+                         _local_midnight(today + timedelta(days=1), zone))
+    open_incidents = inc.open_incidents()
+    tree = _tree(now, zone, _incident_days([*found, *open_incidents], first, today, zone))
     # The tree holds exactly the visible components, which alone decide the banner.
     visible = [m.status for item in tree
                for m in (item.components if isinstance(item, GroupView) else (item,))]
-    open_incidents = inc.open_incidents()
     maintenance = maint.windows((*ACTIVE_MAINTENANCE_STATUSES,
                                     *UPCOMING_MAINTENANCE_STATUSES))
     active = tuple(_incident_view(m) for m in maintenance
@@ -282,7 +303,7 @@ def _build(version: int, now: datetime) -> tuple[Snapshot, tzinfo]:
         open_incidents=tuple(_incident_view(i) for i in open_incidents),
         active_maintenance=active,
         upcoming_maintenance=upcoming,
-        past_days=_past_days(today, zone),
+        past_days=_past_days(found, today, zone),
     )
     return snap, zone
 
@@ -292,7 +313,26 @@ def _settings_view(settings: PageSettings) -> Settings:
                     support_url=settings.support_url, time_zone=settings.time_zone)
 
 
-def _tree(now: datetime, zone: tzinfo) -> tuple[GroupView | ComponentView, ...]:
+def _incident_days(found: Sequence[Incident], first: date, today: date, zone: tzinfo
+                   ) -> dict[tuple[int, date], list[tuple[int, str]]]:
+    """For each (component, day) of the bars, the incidents that touched the component then."""
+    days: dict[tuple[int, date], list[tuple[int, str]]] = {}
+    for incident in {i.id: i for i in found}.values():
+        ids = {c.id for c in incident.components} | {
+            a.component_id for u in incident.updates for a in u.affected if a.component_id}
+        until = incident.resolved_at or (incident.scheduled_until if incident.is_open
+                                         and incident.is_maintenance else None)
+        day = max(past.occurred_at(incident).astimezone(zone).date(), first)
+        last = min(as_utc(until).astimezone(zone).date() if until else today, today)
+        while day <= last:
+            for component_id in ids:
+                days.setdefault((component_id, day), []).append((incident.id, incident.name))
+            day += timedelta(days=1)
+    return days
+
+
+def _tree(now: datetime, zone: tzinfo, incident_days: dict[tuple[int, date], list[Any]]
+          ) -> tuple[GroupView | ComponentView, ...]:
     items = comp.component_tree()
     shown: list[Component] = []
     for item in items:
@@ -303,21 +343,24 @@ def _tree(now: datetime, zone: tzinfo) -> tuple[GroupView | ComponentView, ...]:
     out: list[GroupView | ComponentView] = []
     for item in items:
         if isinstance(item, ComponentGroup):
-            members = tuple(_component_view(c, days.get(c.id)) for c in item.components
-                            if c.visible)
+            members = tuple(_component_view(c, days.get(c.id), incident_days)
+                            for c in item.components if c.visible)
             if members:  # a group whose members are all hidden is hidden too
                 out.append(GroupView(
                     id=item.id, name=item.name, description=item.description,
                     status=comp.worst_status(m.status for m in members),
                     collapsed=item.collapsed, components=members))
         elif item.visible:
-            out.append(_component_view(item, days.get(item.id)))
+            out.append(_component_view(item, days.get(item.id), incident_days))
     return tuple(out)
 
 
-def _component_view(component: Component, days: Sequence[uptime.UptimeDay] | None
-                    ) -> ComponentView:
-    bars = tuple(UptimeBar(d.day, d.worst, 100.0 * d.uptime, d.measured) for d in days or ())
+def _component_view(component: Component, days: Sequence[uptime.UptimeDay] | None,
+                    incident_days: dict[tuple[int, date], list[Any]]) -> ComponentView:
+    bars = tuple(UptimeBar(d.day, d.worst, 100.0 * d.uptime, d.measured,
+                           round(d.major_seconds / 60), round(d.partial_seconds / 60),
+                           tuple(incident_days.get((component.id, d.day), ())))
+                 for d in days or ())
     return ComponentView(
         id=component.id, name=component.name, description=component.description,
         status=component.status, showcase=component.showcase, uptime=bars,
@@ -345,7 +388,8 @@ def _incident_view(incident: Incident) -> IncidentView:
 
 def _update_view(update: IncidentUpdate) -> UpdateView:
     return UpdateView(
-        id=update.id, status=update.status, body_html=markup.trusted_html(update.body_html),
+        id=update.id, status=update.status, body=update.body,
+        body_html=markup.trusted_html(update.body_html),
         display_at=update.display_at,
         affected=tuple(AffectedView(a.component_name, a.old_status, a.new_status)
                        for a in update.affected),
@@ -356,14 +400,13 @@ def _local_midnight(day: date, zone: tzinfo) -> datetime:
     return as_utc(datetime.combine(day, time.min, zone))
 
 
-def _past_days(today: date, zone: tzinfo) -> tuple[DayView, ...]:
+def _past_days(found: Sequence[Incident], today: date, zone: tzinfo) -> tuple[DayView, ...]:
     first = today - timedelta(days=PAST_DAYS - 1)
-    found = past.between(_local_midnight(first, zone),
-                        _local_midnight(today + timedelta(days=1), zone))
     by_day: dict[date, list[IncidentView]] = {}
-    for incident in found:
-        view = _incident_view(incident)
-        by_day.setdefault(view.occurred_at.astimezone(zone).date(), []).append(view)
+    for incident in found:  # newest first
+        day = past.occurred_at(incident).astimezone(zone).date()
+        if day >= first:
+            by_day.setdefault(day, []).append(_incident_view(incident))
     days = (today - timedelta(days=offset) for offset in range(PAST_DAYS))
     return tuple(DayView(day, tuple(by_day.get(day, ()))) for day in days)
 

@@ -43,12 +43,12 @@ from . import builds
 from .builds import Built, Edition
 from .dbtypes import utcnow
 from .extensions import db
+from .languages import DEFAULT_LANGUAGE
 from .site import PageState, page_state
 from .validation import DomainError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LANG = "en"
 HOT_SECONDS = 60.0  # a resource asked for this recently gets its previous edition meanwhile
 ACTIVE_SECONDS = 2.0  # one asked for this recently is rebuilt as soon as the version moves
 # A hot resource lagging its version this long (the refresher is stuck) is updated by the
@@ -72,7 +72,7 @@ class Resource:
     path: str  # the path (and query) it answers, e.g. "/history?page=2"
     build: Callable[[], Built]  # runs in a request context of its own, for ``path``
     daily: bool = False  # changes at midnight in the page's time zone, too
-    lang: str = DEFAULT_LANG
+    lang: str = DEFAULT_LANGUAGE
 
     @property
     def key(self) -> str:
@@ -85,7 +85,7 @@ def stamp_of(resource: Resource, state: PageState, now: datetime) -> str:
     stamp = f"v{state.version}"
     if resource.daily:
         stamp += f"-{now.astimezone(state.zone).date().isoformat()}"
-    if resource.lang != DEFAULT_LANG:
+    if resource.lang != DEFAULT_LANGUAGE:
         stamp += f"-{resource.lang}"
     return stamp
 

@@ -28,7 +28,7 @@ from flask import Flask
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import maintenance as maint
-from . import notifications, subscriptions
+from . import notifications, signup, subscriptions
 from .dbtypes import UTCDateTime, utcnow
 from .extensions import db
 
@@ -165,9 +165,14 @@ def remind_of_maintenance() -> object:
     return maint.enqueue_reminders()
 
 
+def take_subscription_requests() -> object:
+    """Turn the choices visitors saved into pending choices and emailed confirmation links."""
+    return signup.process_requests()
+
+
 def purge_unconfirmed() -> object:
-    """Delete subscribers who never confirmed their address."""
-    return subscriptions.purge_unconfirmed()
+    """Delete subscribers who never confirmed their address, and choices never confirmed."""
+    return subscriptions.purge_unconfirmed(), signup.purge_requests()
 
 
 def deliver_notifications() -> object:
@@ -184,6 +189,8 @@ JOBS: tuple[Job, ...] = (
         "start and complete scheduled maintenance on time"),
     Job("maintenance-reminders", remind_of_maintenance, 30,
         "queue reminders of maintenance that starts soon"),
+    Job("subscription-requests", take_subscription_requests, 2,
+        "email the links that confirm the choices visitors saved"),
     Job("purge-unconfirmed", purge_unconfirmed, 3600,
         "delete subscribers who never confirmed (checked hourly)"),
 )

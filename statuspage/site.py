@@ -113,11 +113,12 @@ def page_state() -> PageState:
     return PageState(**row._mapping) if row is not None else PageState(0, None)
 
 
-def _validate_url(value: str | None, field: str) -> str | None:
+def _validate_url(value: str | None, field: str, *, path: bool = False) -> str | None:
     text = require_text(value, field, max_length=255, required=False)
-    if text and not re.match(r"^https?://[^\s<>\"']+$", text):
-        raise ValidationError(f"{field.replace('_', ' ').capitalize()} must be an http(s) URL.",
-                              field)
+    local = path and re.match(r"^/(?![/\\])[^\s<>\"']*$", text or "")
+    if text and not local and not re.match(r"^https?://[^\s<>\"']+$", text):
+        kind = "an http(s) URL or a path on this site" if path else "an http(s) URL"
+        raise ValidationError(f"{field.replace('_', ' ').capitalize()} must be {kind}.", field)
     return text or None
 
 
@@ -146,7 +147,9 @@ def update_page_settings(*, actor: str | None = None, **changes: Any) -> PageSet
         settings.name = require_text(changes["name"], "name", max_length=100)
     for field in ("url", "support_url", "logo_url"):
         if field in changes:
-            setattr(settings, field, _validate_url(changes[field], field))
+            # A logo may be one this site serves (/static/logo.svg), so it follows BASE_URL.
+            setattr(settings, field, _validate_url(changes[field], field,
+                                                   path=field == "logo_url"))
     if "time_zone" in changes:
         settings.time_zone = validate_time_zone(changes["time_zone"])
     if "accent_color" in changes:

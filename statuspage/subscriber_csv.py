@@ -115,7 +115,8 @@ def export_csv(*, actor: str | None = None) -> str:
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["email", "confirmed_at", "components", "quarantined_at", "created_at"])
+    writer.writerow(["email", "confirmed_at", "components", "quarantined_at", "created_at",
+                     "language"])
     subscribers = db.session.scalars(
         sa.select(Subscriber).options(selectinload(Subscriber.components))
         .order_by(Subscriber.id))
@@ -126,7 +127,7 @@ def export_csv(*, actor: str | None = None) -> str:
             s.confirmed_at.isoformat() if s.confirmed_at else "",
             _csv_cell(chosen),
             s.quarantined_at.isoformat() if s.quarantined_at else "",
-            s.created_at.isoformat(),
+            s.created_at.isoformat(), s.language,
         ])
     if actor is not None:
         add_audit_entry(actor, "subscriber.export", "subscriber", None, "exported as CSV")

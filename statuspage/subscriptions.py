@@ -13,7 +13,6 @@ import enum
 import math
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,9 +26,11 @@ from .audit import add_audit_entry
 from .components import Component, ComponentGroup
 from .dbtypes import UTCDateTime, as_utc, parse_id, utcnow
 from .extensions import db
+from .languages import DEFAULT_LANGUAGE, parse_language
 from .outbox import Delivery, DeliveryKind, DeliveryStatus, add_delivery
 from .validation import (
     ADDRESS_MAX,
+    N_,
     Conflict,
     DomainError,
     NotFound,
@@ -112,6 +113,7 @@ class Subscriber(db.Model):
     email: Mapped[str] = mapped_column(sa.String(ADDRESS_MAX), unique=True)
     # True: every component, including those added later. False: exactly ``components``.
     all_components: Mapped[bool] = mapped_column(default=False)
+    language: Mapped[str] = mapped_column(sa.String(8), default=DEFAULT_LANGUAGE)  # of emails
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Random, not 1: SQLite reuses the id of a deleted row, and a new subscriber starting at
     # version 1 would make the links of a deleted one with that id valid again.
@@ -190,12 +192,12 @@ def load_token(purpose: TokenPurpose | str, token: str, *, now: datetime | None 
         payload, signed_at = serializer(purpose).loads(token, return_timestamp=True)
         subscriber = _named_by(payload)
     except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
-        raise TokenInvalid("This link is not valid. It may have been cut short when it "
-                           "was copied.", "token") from None
+        raise TokenInvalid(N_("This link is not valid. It may have been cut short when it was "
+                              "copied."), "token") from None
     if subscriber is None:
-        raise TokenRevoked("This link is no longer valid.", "token")
+        raise TokenRevoked(N_("This link is no longer valid."), "token")
     if purpose is TokenPurpose.CONFIRM and now - as_utc(signed_at) > confirm_max_age():
-        raise TokenExpired("This confirmation link has expired.", subscriber.id)
+        raise TokenExpired(N_("This confirmation link has expired."), subscriber.id)
     return subscriber
 
 
@@ -258,23 +260,6 @@ def show_subscriber(subscriber_id: Any, *, actor: str) -> Subscriber:
     return subscriber
 
 
-@dataclass(frozen=True)
-class SubscriberCounts:
-    confirmed: int
-    unconfirmed: int
-    quarantined: int
-
-
-def subscriber_counts() -> SubscriberCounts:
-    """How many subscribers are confirmed, unconfirmed and quarantined (one query)."""
-    confirmed, unconfirmed, quarantined = db.session.execute(sa.select(
-        sa.func.count().filter(Subscriber.confirmed_at.is_not(None)),
-        sa.func.count().filter(Subscriber.confirmed_at.is_(None)),
-        sa.func.count().filter(Subscriber.quarantined_at.is_not(None)),
-    ).select_from(Subscriber)).one()
-    return SubscriberCounts(confirmed, unconfirmed, quarantined)
-
-
 def reach_condition(component_ids: Iterable[int]) -> sa.ColumnElement[bool]:
     """Confirmed, non-quarantined subscribers whose choice covers any of ``component_ids``.
 
@@ -289,15 +274,6 @@ def reach_condition(component_ids: Iterable[int]) -> sa.ColumnElement[bool]:
             subscriber_component.c.component_id.in_(ids))
         condition = sa.and_(condition, sa.or_(Subscriber.all_components.is_(True), chose_one))
     return condition
-
-
-def count_reach(component_ids: Iterable[Any]) -> int:
-    """How many subscribers an announcement about these components would reach."""
-    ids = [parse_id(c) for c in component_ids]
-    if None in ids:
-        raise ValidationError("Unknown component.", "components")
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(Subscriber).where(reach_condition(ids))) or 0
 
 
 # --- operations -------------------------------------------------------------------------------
@@ -317,12 +293,17 @@ def _streak(subscriber: Subscriber, now: datetime) -> int:
     return 0 if quiet else subscriber.link_count
 
 
-def _queue_link(subscriber: Subscriber, now: datetime) -> bool:
-    """Queue a confirm link (unconfirmed) or a manage link (confirmed), unless the address is
-    quarantined or in its cooldown. No commit."""
+def add_link_delivery(subscriber: Subscriber, now: datetime, *,
+                      kind: DeliveryKind | None = None) -> bool:
+    """Add a link email to the current transaction (the caller commits): a confirm link for an
+    unconfirmed subscriber, a manage link for a confirmed one, unless ``kind`` says which.
+
+    False, and nothing queued, for a quarantined address or within its cooldown, so the form
+    cannot be used to flood someone's inbox.
+    """
     if subscriber.quarantined or _link_wait(subscriber, now) is not None:
         return False
-    kind = DeliveryKind.MANAGE if subscriber.confirmed else DeliveryKind.CONFIRM
+    kind = kind or (DeliveryKind.MANAGE if subscriber.confirmed else DeliveryKind.CONFIRM)
     add_delivery(kind, subscriber.email, subscriber_id=subscriber.id, now=now)
     subscriber.link_count = _streak(subscriber, now) + 1
     subscriber.link_sent_at = now
@@ -330,12 +311,8 @@ def _queue_link(subscriber: Subscriber, now: datetime) -> bool:
 
 
 def subscribe(email: str, *, now: datetime | None = None) -> str:
-    """Ask for email updates; returns the normalised address, whoever it belongs to.
-
-    A new address gets a confirmation link; a known unconfirmed one a fresh confirmation link;
-    a confirmed one a link to manage its subscription. The caller learns nothing about which,
-    so the form cannot be used to find out who subscribes.
-    """
+    """Ask for email updates in one step (the page asks in the seed's three, see ``signup``):
+    a confirmation link for a new or unconfirmed address, a manage link for a confirmed one."""
     now = now or utcnow()
     address = normalise_email(email)
     subscriber = db.session.scalar(sa.select(Subscriber).where(Subscriber.email == address))
@@ -348,7 +325,7 @@ def subscribe(email: str, *, now: datetime | None = None) -> str:
             # The same address arrived twice at once; the other request queued the link.
             db.session.rollback()
             return address
-    _queue_link(subscriber, now)
+    add_link_delivery(subscriber, now)
     db.session.commit()
     return address
 
@@ -358,7 +335,7 @@ def resend_link(token: str, *, purpose: TokenPurpose | str = TokenPurpose.CONFIR
     """Send a fresh link for a genuine link that has expired; does nothing for a forged one."""
     now = now or utcnow()
     subscriber = _expired_token_subscriber(TokenPurpose(purpose), token)
-    if subscriber is not None and _queue_link(subscriber, now):
+    if subscriber is not None and add_link_delivery(subscriber, now):
         db.session.commit()
 
 
@@ -375,14 +352,16 @@ def resend_confirmation(subscriber: Subscriber, *, actor: str | None = None,
         raise ResendTooSoon(f"A link was sent to {subscriber.email} recently; another can "
                             f"be sent in about {minutes} minute{'s' if minutes > 1 else ''}.",
                             minutes * 60)
-    _queue_link(subscriber, now)
+    add_link_delivery(subscriber, now)
     add_audit_entry(actor, "subscriber.resend", "subscriber", subscriber.id, subscriber.email)
     db.session.commit()
     return subscriber
 
 
-def _chosen_components(component_ids: Iterable[Any], group_ids: Iterable[Any]
-                       ) -> list[Component]:
+def chosen_components(component_ids: Iterable[Any], group_ids: Iterable[Any] = ()
+                      ) -> list[Component]:
+    """The components a choice names, a group counting as its members now; ValidationError for
+    an unknown id."""
     chosen: dict[int, Component] = {}
     for raw in group_ids:
         group = comp.find(ComponentGroup, raw)
@@ -400,17 +379,20 @@ def _chosen_components(component_ids: Iterable[Any], group_ids: Iterable[Any]
 
 def choose(
     subscriber: Subscriber, *, all_components: bool, component_ids: Iterable[Any] = (),
-    group_ids: Iterable[Any] = (), now: datetime | None = None,
+    group_ids: Iterable[Any] = (), language: str | None = None, now: datetime | None = None,
 ) -> Subscriber:
-    """Save what the subscriber wants to hear about; this confirms the subscription."""
+    """Save what the subscriber wants to hear about (and in which language); this confirms the
+    subscription."""
     now = now or utcnow()
+    if language is not None:
+        subscriber.language = parse_language(language)
     if all_components:
         subscriber.all_components = True
         subscriber.components = []
     else:
-        chosen = _chosen_components(component_ids, group_ids)
+        chosen = chosen_components(component_ids, group_ids)
         if not chosen:
-            raise ValidationError("Choose at least one component, or all components.",
+            raise ValidationError(N_("Choose at least one component, or all components."),
                                   "components")
         subscriber.all_components = False
         subscriber.components = chosen
@@ -441,13 +423,25 @@ def unsubscribe(subscriber: Subscriber, *, actor: str | None = None) -> None:
     db.session.commit()
 
 
+def change_subscriber(subscriber: Subscriber, *, language: str | None = None,
+                      actor: str | None = None) -> Subscriber:
+    """Change what ops may change of a subscriber: the language of its emails."""
+    if language is not None:
+        subscriber.language = parse_language(language)
+        subscriber.updated_at = utcnow()
+        add_audit_entry(actor, "subscriber.change", "subscriber", subscriber.id,
+                        f"{subscriber.email}: language {subscriber.language}")
+    db.session.commit()
+    return subscriber
+
+
 def revoke_links(subscriber: Subscriber, *, actor: str | None = None) -> Subscriber:
     """Invalidate every link this subscriber was ever sent."""
     subscriber.token_version = (subscriber.token_version + 1) % (2**31 - 1)
     subscriber.updated_at = utcnow()
     if actor is not None:
         add_audit_entry(actor, "subscriber.revoke_links", "subscriber", subscriber.id,
-                subscriber.email)
+                        subscriber.email)
     db.session.commit()
     return subscriber
 
@@ -477,7 +471,8 @@ def purge_unconfirmed(*, now: datetime | None = None) -> int:
 
 def add_subscriber(
     email: str, *, component_ids: Iterable[Any] = (), group_ids: Iterable[Any] = (),
-    confirmed: bool = False, actor: str | None = None, now: datetime | None = None,
+    confirmed: bool = False, language: str = DEFAULT_LANGUAGE, actor: str | None = None,
+    now: datetime | None = None,
 ) -> Subscriber:
     """Add a subscriber as ops do (the management API): confirmed at once when ops have the
     person's consent, else sent a confirmation link. No components chosen means all."""
@@ -485,14 +480,15 @@ def add_subscriber(
     address = normalise_email(email)
     if find_subscriber(address) is not None:
         raise Conflict("This address is subscribed already.", "email")
-    chosen = _chosen_components(component_ids, group_ids)
+    chosen = chosen_components(component_ids, group_ids)
     subscriber = Subscriber(email=address, created_at=now, updated_at=now,
                             all_components=not chosen, components=chosen,
+                            language=parse_language(language),
                             confirmed_at=now if confirmed else None)
     db.session.add(subscriber)
     db.session.flush()
     if not confirmed:
-        _queue_link(subscriber, now)
+        add_link_delivery(subscriber, now)
     add_audit_entry(actor, "subscriber.add", "subscriber", subscriber.id,
             f"{address} ({'confirmed' if confirmed else 'to confirm'})")
     db.session.commit()

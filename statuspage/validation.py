@@ -7,6 +7,12 @@ import re
 from email_validator import EmailNotValidError, validate_email
 
 
+def N_(message: str) -> str:  # noqa: N802 (gettext's own name for it)
+    """Mark ``message`` for the catalogue without translating it: operations speak English
+    (the APIs answer it), and a page shows the translation (``views.forms.people_message``)."""
+    return message
+
+
 class DomainError(Exception):
     """Base of the errors an operation raises for a request it refuses."""
 
@@ -54,7 +60,7 @@ def normalise_email(value: str | None) -> str:
     """
     text = (value or "").strip()
     if not text or len(text) > ADDRESS_MAX:
-        raise ValidationError("Enter a valid email address.", "email")
+        raise ValidationError(N_("Enter a valid email address."), "email")
     try:
         valid = validate_email(text, check_deliverability=False, allow_smtputf8=False,
                                strict=True)
@@ -63,11 +69,11 @@ def normalise_email(value: str | None) -> str:
     except (EmailNotValidError, UnicodeError, AttributeError):
         local = text.rpartition("@")[0]
         if not local.isascii():
-            raise ValidationError("Letters outside ASCII before the @ cannot be used: enter "
-                                  "another address.", "email") from None
-        raise ValidationError("Enter a valid email address.", "email") from None
+            raise ValidationError(N_("Letters outside ASCII before the @ cannot be used: enter "
+                                     "another address."), "email") from None
+        raise ValidationError(N_("Enter a valid email address."), "email") from None
     if len(address) > ADDRESS_MAX:
-        raise ValidationError("Enter a valid email address.", "email")
+        raise ValidationError(N_("Enter a valid email address."), "email")
     return address.lower()
 
 

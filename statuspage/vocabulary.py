@@ -2,12 +2,17 @@
 maintenance, and how people read them.
 
 Spelled as Statuspage spells them, so that its API clients and users feel at home. Every room
-and view takes its words from here, so a label is written once.
+and view takes its words from here, so a label is written once. Labels are lazy translations:
+each is read in the language of the page or email being made (English in the APIs, which keep
+the plain English values).
 """
 
 from __future__ import annotations
 
 import enum
+from typing import Any
+
+from flask_babel import LazyString, lazy_gettext
 
 
 class ComponentStatus(enum.StrEnum):
@@ -18,7 +23,7 @@ class ComponentStatus(enum.StrEnum):
     UNDER_MAINTENANCE = "under_maintenance"
 
     @property
-    def label(self) -> str:
+    def label(self) -> LazyString:
         return _STATUS_LABELS[self]
 
     @property
@@ -28,11 +33,11 @@ class ComponentStatus(enum.StrEnum):
 
 
 _STATUS_LABELS = {
-    ComponentStatus.OPERATIONAL: "Operational",
-    ComponentStatus.DEGRADED_PERFORMANCE: "Degraded Performance",
-    ComponentStatus.PARTIAL_OUTAGE: "Partial Outage",
-    ComponentStatus.MAJOR_OUTAGE: "Major Outage",
-    ComponentStatus.UNDER_MAINTENANCE: "Under Maintenance",
+    ComponentStatus.OPERATIONAL: lazy_gettext("Operational"),
+    ComponentStatus.DEGRADED_PERFORMANCE: lazy_gettext("Degraded Performance"),
+    ComponentStatus.PARTIAL_OUTAGE: lazy_gettext("Partial Outage"),
+    ComponentStatus.MAJOR_OUTAGE: lazy_gettext("Major Outage"),
+    ComponentStatus.UNDER_MAINTENANCE: lazy_gettext("Under Maintenance"),
 }
 _SEVERITY = {
     ComponentStatus.OPERATIONAL: 0,
@@ -88,12 +93,15 @@ DONE_STATUSES = frozenset({IncidentStatus.RESOLVED.value, IncidentStatus.POSTMOR
                            MaintenanceStatus.COMPLETED.value})
 
 STATUS_LABELS = {
-    "investigating": "Investigating", "identified": "Identified", "monitoring": "Monitoring",
-    "resolved": "Resolved", "postmortem": "Postmortem", "scheduled": "Scheduled",
-    "in_progress": "In progress", "verifying": "Verifying", "completed": "Completed",
+    "investigating": lazy_gettext("Investigating"), "identified": lazy_gettext("Identified"),
+    "monitoring": lazy_gettext("Monitoring"), "resolved": lazy_gettext("Resolved"),
+    "postmortem": lazy_gettext("Postmortem"), "scheduled": lazy_gettext("Scheduled"),
+    "in_progress": lazy_gettext("In progress"), "verifying": lazy_gettext("Verifying"),
+    "completed": lazy_gettext("Completed"),
 }
 
-# Statuspage's default messages, used when an update is posted without a body.
+# Statuspage's default messages, used when an update is posted without a body. They are stored
+# in English, as the APIs answer them; pages and emails show them in their reader's language.
 DEFAULT_BODIES = {
     "investigating": "We are currently investigating this issue.",
     "identified": "The issue has been identified and a fix is being implemented.",
@@ -106,11 +114,60 @@ DEFAULT_BODIES = {
     "completed": "The scheduled maintenance has been completed.",
 }
 CANCELLED_BODY = "This scheduled maintenance has been cancelled."
+_BODY_LABELS = {
+    DEFAULT_BODIES["investigating"]: lazy_gettext("We are currently investigating this issue."),
+    DEFAULT_BODIES["identified"]: lazy_gettext(
+        "The issue has been identified and a fix is being implemented."),
+    DEFAULT_BODIES["monitoring"]: lazy_gettext(
+        "A fix has been implemented and we are monitoring the results."),
+    DEFAULT_BODIES["resolved"]: lazy_gettext("This incident has been resolved."),
+    DEFAULT_BODIES["scheduled"]: lazy_gettext(
+        "We will be undergoing scheduled maintenance during this time."),
+    DEFAULT_BODIES["in_progress"]: lazy_gettext(
+        "Scheduled maintenance is currently in progress. We will provide updates as "
+        "necessary."),
+    DEFAULT_BODIES["verifying"]: lazy_gettext(
+        "Verification is currently underway for the maintenance items."),
+    DEFAULT_BODIES["completed"]: lazy_gettext("The scheduled maintenance has been completed."),
+    CANCELLED_BODY: lazy_gettext("This scheduled maintenance has been cancelled."),
+}
+
+# The page's descriptions (components.page_status), as status.json spells them.
+_DESCRIPTION_LABELS = {
+    "All Systems Operational": lazy_gettext("All Systems Operational"),
+    "Major System Outage": lazy_gettext("Major System Outage"),
+    "Partial System Outage": lazy_gettext("Partial System Outage"),
+    "Minor Service Outage": lazy_gettext("Minor Service Outage"),
+    "Degraded System Service": lazy_gettext("Degraded System Service"),
+    "Partially Degraded Service": lazy_gettext("Partially Degraded Service"),
+    "Service Under Maintenance": lazy_gettext("Service Under Maintenance"),
+}
+_IMPACT_LABELS = {
+    "none": lazy_gettext("None"), "minor": lazy_gettext("Minor"),
+    "major": lazy_gettext("Major"), "critical": lazy_gettext("Critical"),
+    "maintenance": lazy_gettext("Maintenance"),
+}
 
 
-def status_label(value: object) -> str:
+def status_label(value: object) -> Any:
     """How people read a component, incident or maintenance status."""
     try:
         return ComponentStatus(str(value)).label
     except ValueError:
         return STATUS_LABELS.get(str(value), str(value).replace("_", " ").capitalize())
+
+
+def description_label(description: str) -> Any:
+    """How people read the page's description ("All Systems Operational")."""
+    return _DESCRIPTION_LABELS.get(description, description)
+
+
+def impact_label(value: object) -> Any:
+    """How people read an incident's impact."""
+    return _IMPACT_LABELS.get(str(value), str(value).capitalize())
+
+
+def body_text(body: str) -> Any:
+    """An update's text as people read it: Statuspage's default messages in their language,
+    anything ops wrote as written."""
+    return _BODY_LABELS.get(body, body)

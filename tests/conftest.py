@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import flask_babel
 import pytest
 import requests
 import sqlalchemy as sa
@@ -67,15 +68,17 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 class Client(FlaskClient):
     """A test client whose every request loads the signed-in user afresh.
 
-    Flask-Login caches the user on ``g``, which belongs to the application context, and a
-    request reuses the context already pushed. The fixtures here hold one while tests use the
-    client, so the user of one request (or of another client) would answer the next. In
-    production each request pushes its own context, so the application needs no such step.
+    Flask-Login caches the user on ``g``, and Flask-Babel the language, both on the application
+    context, and a request reuses the context already pushed. The fixtures here hold one while
+    tests use the client, so the user or language of one request (or of another client) would
+    answer the next. In production each request pushes its own context, so the application
+    needs no such step.
     """
 
     def open(self, *args: Any, **kwargs: Any) -> TestResponse:
         if has_app_context():
             g.pop("_login_user", None)
+            flask_babel.refresh()
         return super().open(*args, **kwargs)
 
 

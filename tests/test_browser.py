@@ -64,19 +64,26 @@ def test_a_collapsed_group_expands_on_click_and_is_remembered(tab, live_server, 
     assert tab.get_by_text("Peppol Access Point").is_visible()
 
 
-def test_times_are_shown_in_the_visitors_zone_keeping_the_page_time_as_title(
+def test_times_stay_in_the_page_zone_until_the_visitor_asks_for_their_own(
         tab, live_server, make_incident):
     make_incident("Slow portal", now=datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
 
     tab.goto(live_server + "/")
     posted = tab.locator(".incident-box time").first
-
     assert posted.get_attribute("datetime") == "2026-11-20T12:00:00.000Z"
-    assert posted.get_attribute("title") == "Nov 20, 2026 12:00 UTC"
+    assert posted.inner_text() == "Nov 20, 2026 12:00 UTC"
+    assert "Times are shown in UTC." in tab.locator(".time-note").inner_text()
+
+    toggle = tab.get_by_role("button", name="Show my local time")
+    toggle.click()
+
     assert "21:00" in posted.inner_text()  # noon UTC is nine in the evening in Tokyo
+    assert tab.get_by_role("button", name="Show the page time (UTC)").get_attribute(
+        "aria-pressed") == "true"
+    tab.reload()  # the choice is remembered
+    assert "21:00" in tab.locator(".incident-box time").first.inner_text()
     # Day headings are calendar days of the page and stay as they are.
-    heading = tab.locator(".day-heading time").first
-    assert heading.get_attribute("title") is None
+    assert tab.locator(".day-heading time").first.inner_text().endswith("2026")
 
 
 def test_ops_open_an_incident_and_the_public_banner_follows(tab, live_server, admin_user,
@@ -128,3 +135,44 @@ def test_every_uptime_bar_has_a_tooltip_once_the_script_ran(tab, live_server, ma
     trouble = [t for t in titles if "Partial Outage" in t]
     assert len(trouble) == 1 and trouble[0].endswith("% uptime")
     assert titles[-1].startswith(f"{days[-1]:%b} {days[-1].day}, {days[-1].year}: ")
+def test_a_day_of_the_uptime_bars_opens_on_click_and_keyboard_with_its_incidents(
+        tab, live_server, make_component, make_incident):
+    from statuspage.incidents import resolve_incident
+
+    api = make_component("API", now=datetime(2026, 1, 1, tzinfo=UTC))
+    incident = make_incident("API errors", components={api.id: "major_outage"})
+    resolve_incident(incident)
+
+    tab.goto(live_server + "/")
+    strip = tab.locator(".uptime-bars")
+    today = strip.locator("i").last
+    today.click()
+
+    detail = tab.locator(".day-detail")
+    assert detail.is_visible()
+    assert "Major Outage" in detail.inner_text()
+    assert detail.get_by_role("link", name="API errors").get_attribute(
+        "href") == f"/incidents/{incident.id}"
+    detail.get_by_role("button", name="Close").click()
+    assert not detail.is_visible()
+
+    # By keyboard: the strip is one stop; arrows choose a day, and the detail follows.
+    strip.focus()
+    tab.keyboard.press("End")
+    assert "API errors" in detail.inner_text()
+    tab.keyboard.press("ArrowLeft")
+    assert "No incidents this day." in detail.inner_text()
+    assert strip.get_attribute("role") == "slider"
+    assert "Operational" in strip.get_attribute("aria-valuetext")
+    tab.keyboard.press("Escape")
+    assert not detail.is_visible()
+
+
+def test_a_component_description_opens_on_click(tab, live_server, make_component):
+    make_component("API", description="The REST API used by ERP systems.")
+
+    tab.goto(live_server + "/")
+    text = tab.get_by_text("The REST API used by ERP systems.")
+    assert not text.is_visible()
+    tab.get_by_label("About API").click()
+    assert text.is_visible()

@@ -109,7 +109,7 @@ CONSOLE = ["/admin/", "/admin/components", "/admin/components/new",
            "/admin/maintenance/new", "/admin/maintenance/{maintenance}",
            "/admin/subscribers", "/admin/subscribers/import", "/admin/deliveries/failed",
            "/admin/settings", "/admin/staff", "/admin/api-keys", "/admin/audit", "/admin/mail",
-           "/admin/account"]
+           "/admin/account", "/admin/templates", "/admin/templates/new"]
 
 
 def test_no_public_page_breaks_the_policy(tab: Any, live_server: str, site: dict[str, Any]

@@ -178,3 +178,9 @@ def test_flask_routes_lists_the_management_api_under_both_roots(runner: Any) -> 
         assert any(r.startswith(f"{root}/pages/<page_id>/incidents") for r in rules), root
         assert any(r.startswith(f"{root}/pages/<page_id>/subscribers") for r in rules), root
     assert "/api/v2/summary.json" in rules
+def test_demo_data_quiet_prints_nothing_and_loads_the_page(runner: Any, db: Any) -> None:
+    result = runner.invoke(args=["demo-data", "--quiet"],
+                           env={"STATUSPAGE_DEMO_PASSWORD": PASSWORD})
+
+    assert result.exit_code == 0 and result.output == ""
+    assert staff.authenticate(demo.DEMO_EMAIL, PASSWORD) is not None

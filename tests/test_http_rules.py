@@ -158,14 +158,14 @@ def test_behind_a_tls_proxy_cookies_are_secure_and_hsts_is_sent(make_app: Any, a
 
 def test_cookies_are_secure_whenever_base_url_is_https(make_app: Any, db: Any) -> None:
     client = make_app().test_client()
-    page = client.get("/subscribe")
+    page = client.get("/admin/login")
     assert "; Secure" in page.headers["Set-Cookie"]
     assert page.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
 
 
 def test_secure_cookies_can_be_forced_on_an_http_address(make_app: Any, db: Any) -> None:
     client = make_app(BASE_URL="http://status.internal", SECURE_COOKIES=True).test_client()
-    assert "; Secure" in client.get("/subscribe").headers["Set-Cookie"]
+    assert "; Secure" in client.get("/admin/login").headers["Set-Cookie"]
 
 
 def test_forwarded_headers_count_only_from_as_many_proxies_as_configured(make_app: Any,
@@ -174,7 +174,7 @@ def test_forwarded_headers_count_only_from_as_many_proxies_as_configured(make_ap
     plain = make_app(BASE_URL="http://status.internal", PROXY_COUNT=0).test_client()
     response = plain.get("/", headers=forged)
     assert "Strict-Transport-Security" not in response.headers
-    assert "; Secure" not in plain.get("/subscribe", headers=forged).headers["Set-Cookie"]
+    assert "; Secure" not in plain.get("/admin/login", headers=forged).headers["Set-Cookie"]
 
     proxied = make_app(BASE_URL="http://status.internal", PROXY_COUNT=1).test_client()
     assert "Strict-Transport-Security" in proxied.get("/", headers=forged).headers

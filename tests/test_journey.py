@@ -29,9 +29,14 @@ def path_of(url: str) -> str:
 
 
 def join(app: Flask, smtp: SmtpServer, address: str, **choice: Any) -> None:
-    """A visitor subscribes, opens the confirmation email's link and saves a choice."""
+    """A visitor subscribes in the seed's order: the address ("Subscribe via email"), the
+    choice and Save, then the confirmation email's link and its button."""
     visitor = Actions(app, app.test_client())
-    answer = visitor.post("/subscribe", {"email": address})
+    chooser = visitor.client.post("/subscribe", data={"email": address})
+    ticket = re.search(r'name="ticket" type="hidden" value="([^"]+)"',
+                       chooser.get_data(as_text=True)).group(1)
+    answer = visitor.post("/subscribe/components", {"ticket": ticket, "language": "en",
+                                                    **choice})
     assert answer.status_code == 200 and "Check your inbox" in answer.get_data(as_text=True)
 
     scheduler.run_once(app)
@@ -40,8 +45,11 @@ def join(app: Flask, smtp: SmtpServer, address: str, **choice: Any) -> None:
     found = re.search(rf"{re.escape(BASE)}/subscriptions/confirm/\S+", body_of(confirmation))
     assert found, body_of(confirmation)
     link = path_of(found.group(0))
-    assert visitor.client.get(link).status_code == 200
-    saved = visitor.post(link, choice)
+    page = visitor.client.get(link)
+    assert page.status_code == 200
+    request_id = re.search(r'name="request_id" type="hidden" value="(\d+)"',
+                           page.get_data(as_text=True)).group(1)
+    saved = visitor.post(link, {"request_id": request_id})
     assert saved.status_code == 302, saved.get_data(as_text=True)
     assert "Your subscription is confirmed." in visitor.client.get(
         saved.location).get_data(as_text=True)

@@ -59,7 +59,10 @@ def test_every_public_page_carries_validators_and_shared_cache_directives(client
         assert first.status_code == 200, url
         assert first.headers["Cache-Control"] == f"public, max-age=10, {STALE}", url
         assert first.headers["ETag"] and first.headers["Last-Modified"], url
-        assert first.headers["Vary"] == "Accept-Encoding", url  # and never Cookie
+        # Never the session cookie; pages for people name what chose their language.
+        people = not url.endswith((".rss", ".atom", ".svg", ".ics"))
+        assert first.headers["Vary"] == ("Accept-Encoding, Accept-Language, Cookie" if people
+                                         else "Accept-Encoding"), url
         again = client.get(url, headers={"Accept-Encoding": "gzip",
                                          "If-None-Match": first.headers["ETag"]})
         assert (again.status_code, again.data) == (304, b""), url
@@ -84,8 +87,9 @@ def test_the_v2_api_keeps_its_recorded_cache_control_and_gains_last_modified(cli
 ])
 def test_answers_are_compressed_as_the_client_accepts(client, page_data, accept, encoding,
                                                       decode):
-    plain = client.get("/")
-    answer = client.get("/", headers={"Accept-Encoding": accept})
+    # The language URL: its language is in the address, so it varies by nothing else.
+    plain = client.get("/?lang=en")
+    answer = client.get("/?lang=en", headers={"Accept-Encoding": accept})
 
     assert answer.headers.get("Content-Encoding") == encoding
     assert decode(answer.data) == plain.data
@@ -333,7 +337,8 @@ def test_the_fast_lane_replays_exactly_what_flask_sent_until_the_edition_changes
     for headers in asks:
         first = client.get("/api/v2/summary.json", headers=headers)  # through Flask
         replayed = client.get("/api/v2/summary.json", headers=headers)
-        assert ("/api/v2/summary.json", headers.get("Accept-Encoding"), False) in lane.replays
+        assert ("/api/v2/summary.json", None, headers.get("Accept-Encoding"),
+                False) in lane.replays
         assert replayed.data == first.data
         assert ([h for h in replayed.headers if h[0] != "Date"]
                 == [h for h in first.headers if h[0] != "Date"])
@@ -350,3 +355,49 @@ def test_the_fast_lane_replays_exactly_what_flask_sent_until_the_edition_changes
     fresh = client.get("/api/v2/summary.json")
     assert fresh.headers["ETag"] != first.headers["ETag"]
     assert fresh.get_json()["status"]["description"] == "Major System Outage"
+
+
+def test_the_fast_lane_answers_each_language_in_its_own_and_never_another(refreshed,
+                                                                         page_data):
+    client = refreshed.test_client()
+    lane = refreshed.wsgi_app
+    english, polish = {"Accept-Language": "en-GB,en;q=0.9"}, {"Accept-Language": "pl,en;q=0.5"}
+    asks = [english, polish, {}, {"Accept-Language": "de, pl;q=0.3"}]
+    for _ in range(2):  # the first round through Flask, the second from the fast lane
+        answers = [client.get("/", headers=headers) for headers in asks]
+        assert [a.headers["Content-Language"] for a in answers] == ["en", "pl", "en", "pl"]
+        assert [a.data.count(b'<html lang="pl"') for a in answers] == [0, 1, 0, 1]
+        assert all(a.headers["Vary"] == "Accept-Language, Cookie" for a in answers)
+    assert {("/", "en", None, False), ("/", "pl", None, False)} <= set(lane.replays)
+    assert ("/", None, None, False) not in lane.replays
+
+    # The switcher's cookie beats Accept-Language, and ?lang= beats both; an answer named
+    # by its URL varies by nothing.
+    client.set_cookie("lang", "pl")
+    for _ in range(2):
+        assert client.get("/", headers=english).headers["Content-Language"] == "pl"
+        named = client.get("/?lang=en", headers=polish)
+        assert (named.headers["Content-Language"], named.headers.get("Vary")) == ("en", None)
+        assert b'<html lang="en"' in named.data
+    assert ("/?lang=en", "en", None, False) in lane.replays
+    client.delete_cookie("lang")
+    assert client.get("/", headers=english).headers["Content-Language"] == "en"
+
+
+def test_the_language_parse_of_the_fast_lane_is_the_one_flask_makes():
+    from statuspage.views.fastlane import language_of
+
+    def environ(query="", cookie="", accept=None):
+        env = {"QUERY_STRING": query, "HTTP_COOKIE": cookie}
+        if accept is not None:
+            env["HTTP_ACCEPT_LANGUAGE"] = accept
+        return env
+
+    assert language_of(environ()) == "en"
+    assert language_of(environ(accept="pl-PL,pl;q=0.9,en;q=0.8")) == "pl"
+    assert language_of(environ(accept="fr, en;q=0.1, pl;q=0.5")) == "pl"
+    assert language_of(environ(cookie="session=abc; lang=pl", accept="en")) == "pl"
+    assert language_of(environ(cookie="lang=xx", accept="pl")) == "pl"  # unknown: next rule
+    assert language_of(environ(query="page=2&lang=en", cookie="lang=pl")) == "en"
+    assert language_of(environ(query="lang=de", cookie="lang=pl")) == "pl"
+    assert language_of(environ(query="slang=pl")) == "en"

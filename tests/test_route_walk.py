@@ -19,6 +19,7 @@ import pytest
 from statuspage import staff
 from statuspage import subscriptions as subs
 from statuspage.extensions import limiter
+from statuspage.incident_templates import save_template
 from statuspage.incidents import post_update
 from statuspage.site import get_page_settings
 from tests.conftest import Actions
@@ -33,7 +34,8 @@ CONSOLE_STAFF = """dashboard logout account start_two_factor confirm_two_factor
     edit_incident edit_update delete_incident save_postmortem publish_postmortem
     revert_postmortem maintenance_list new_maintenance maintenance edit_maintenance
     post_maintenance_update start_maintenance complete_maintenance cancel_maintenance reach
-    retry_update_deliveries"""
+    retry_update_deliveries incident_templates new_incident_template edit_incident_template
+    delete_incident_template preview_markdown preview_email"""
 CONSOLE_ADMIN = """require_two_factor reset_two_factor settings staff_list create_user
     change_role change_active delete_user audit api_keys create_api_key revoke_api_key
     subscribers resend_confirmation clear_quarantine remove_subscriber export_subscribers
@@ -44,10 +46,12 @@ V1 = """pages get_page update_page components create_component get_component upd
     unresolved_incidents scheduled_incidents upcoming_incidents active_maintenance
     create_incident get_incident update_incident delete_incident edit_update get_postmortem
     save_postmortem publish_postmortem revert_postmortem"""
-V1_SUBSCRIBERS = """subscribers create_subscriber get_subscriber delete_subscriber
-    resend_confirmation"""
+V1_SUBSCRIBERS = """subscribers create_subscriber get_subscriber change_subscriber
+    delete_subscriber resend_confirmation"""
 OPEN = """public.index public.incident public.history public.history_rss public.history_atom
     public.component_rss public.component_atom public.theme public.subscribe
+    public.choose_components public.switch_language embeds.favicon embeds.favicon_ico
+    embeds.robots
     public.confirm_subscription public.resend_confirmation public.manage_subscription
     public.unsubscribe_page public.unsubscribe embeds.badge embeds.component_badge
     embeds.maintenance_calendar embeds.embed api.summary api.status api.components
@@ -105,6 +109,9 @@ def world(app: Any, make_user: Any, make_group: Any, make_component: Any, make_i
         "maintenance": maintenance.id, "subscriber_id": subscriber.id, "user_id": victim.id,
         "key_id": spare_key.id, "message_id": "0-none", "colour": "2c7be5",
         "tokens": {p: subs.make_token(subscriber, p) for p in subs.TokenPurpose},
+        "code": "pl", "template_id": save_template(
+            name="Slow", title="Slow responses", status="investigating", body="",
+            components={}).id,
     }
     return World(app, values, people, keys)
 

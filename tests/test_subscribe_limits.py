@@ -1,5 +1,8 @@
 """The subscribe form cannot be used to mail strangers: limits per client, in total and per
-address, a cooldown for ops' resends too, and a proof of work the visitor's browser solves."""
+address, a cooldown for ops' resends too, and a proof of work the visitor's browser solves.
+
+The limits and the proof of work guard the step that asks for an email (Save on the choice
+page, ``/subscribe/components``); the address step before it writes nothing."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from statuspage import config
+from statuspage import config, signup
 from statuspage import subscriptions as subs
 from statuspage.dbtypes import utcnow
 from statuspage.extensions import db as _db
@@ -23,7 +26,9 @@ from tests.conftest import Actions
 
 
 def queued() -> list[str]:
+    """The emails queued once a worker took the saved choices."""
     _db.session.rollback()
+    signup.process_requests()
     return list(_db.session.scalars(sa.select(Delivery.to_address).order_by(Delivery.id)))
 
 
@@ -31,11 +36,23 @@ def html(response: Any) -> str:
     return response.get_data(as_text=True)
 
 
+def choice_page(actions: Actions, address: str) -> str:
+    """"Subscribe via email" with an address: the choice page, carrying the address's ticket."""
+    return html(actions.client.post("/subscribe", data={"email": address}))
+
+
+def save_choice(actions: Actions, address: str, page: str | None = None, **extra: str) -> Any:
+    """The choice saved for ``address`` (all components, in English)."""
+    page = page or choice_page(actions, address)
+    ticket = unescape(re.search(r'name="ticket" type="hidden" value="([^"]+)"', page).group(1))
+    return actions.post("/subscribe/components", {"ticket": ticket, "scope": "all",
+                                                  "language": "en", **extra})
+
+
 # --- per client, in total -----------------------------------------------------------------------
 
 def test_one_client_cannot_mail_a_crowd_of_strangers(actions: Actions, db: Any) -> None:
-    answers = [actions.post("/subscribe", {"email": f"stranger{n}@example.com"}).status_code
-               for n in range(12)]
+    answers = [save_choice(actions, f"stranger{n}@example.com").status_code for n in range(12)]
 
     assert answers == [200] * 10 + [429] * 2
     assert len(queued()) == 10
@@ -43,8 +60,8 @@ def test_one_client_cannot_mail_a_crowd_of_strangers(actions: Actions, db: Any) 
 
 def test_the_limit_page_says_how_long_to_wait(actions: Actions, db: Any) -> None:
     for n in range(10):
-        actions.post("/subscribe", {"email": f"stranger{n}@example.com"})
-    response = actions.post("/subscribe", {"email": "one-more@example.com"})
+        save_choice(actions, f"stranger{n}@example.com")
+    response = save_choice(actions, "one-more@example.com")
     assert response.status_code == 429 and 60 < int(response.headers["Retry-After"]) <= 3600
     assert "Too many subscription requests" in html(response)
     assert "Wait about" in html(response)
@@ -56,7 +73,7 @@ def test_subscriptions_in_total_are_capped_per_hour(app: Any, db: Any) -> None:
     for n in range(4):
         client = Actions(app, app.test_client())
         client.client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n}"
-        answers.append(client.post("/subscribe", {"email": f"p{n}@example.com"}).status_code)
+        answers.append(save_choice(client, f"p{n}@example.com").status_code)
     assert answers == [200, 200, 200, 429]
 
 
@@ -149,16 +166,23 @@ def challenged(app: Any, actions: Actions, db: Any) -> Actions:
     return actions
 
 
+def test_the_address_step_writes_nothing_and_asks_no_proof(challenged: Actions) -> None:
+    # It sits on the cached status page for everyone; the choice page carries the puzzle.
+    page = choice_page(challenged, "reader@example.com")
+    assert "data-challenge" in page and 'name="altcha"' in page
+    assert "data-challenge" not in html(challenged.client.get("/subscribe"))
+    assert queued() == []
+
+
 def test_the_challenge_is_on_by_default() -> None:
     assert config.from_env({})["SUBSCRIBE_CHALLENGE"] is True
 
 
 def test_the_form_is_sent_with_a_solved_challenge(challenged: Actions) -> None:
-    page = html(challenged.client.get("/subscribe"))
+    page = choice_page(challenged, "reader@example.com")
     assert '<script src="/static/challenge.js" defer></script>' in page
 
-    response = challenged.post("/subscribe", {"email": "reader@example.com",
-                                              "altcha": solve(page)})
+    response = save_choice(challenged, "reader@example.com", page, altcha=solve(page))
 
     assert response.status_code == 200 and "Check your inbox" in html(response)
     assert queued() == ["reader@example.com"]
@@ -166,7 +190,8 @@ def test_the_form_is_sent_with_a_solved_challenge(challenged: Actions) -> None:
 
 @pytest.mark.parametrize("spoil", ["missing", "garbage", "wrong number", "other signature"])
 def test_a_missing_or_wrong_solution_sends_nothing(challenged: Actions, spoil: str) -> None:
-    payload = solve(html(challenged.client.get("/subscribe")))
+    page = choice_page(challenged, "reader@example.com")
+    payload = solve(page)
     data = json.loads(base64.b64decode(payload))
     if spoil == "wrong number":
         data["number"] += 1
@@ -175,18 +200,19 @@ def test_a_missing_or_wrong_solution_sends_nothing(challenged: Actions, spoil: s
     sent = {"missing": "", "garbage": "bm90IGpzb24="}.get(
         spoil, base64.b64encode(json.dumps(data).encode()).decode())
 
-    response = challenged.post("/subscribe", {"email": "reader@example.com", "altcha": sent})
+    response = save_choice(challenged, "reader@example.com", page, altcha=sent)
 
     assert response.status_code == 422
     assert "could not check that a person sent this form" in html(response)
-    assert 'value="reader@example.com"' in html(response)  # typed once is enough
+    # The choice page again, for the same address: typed once is enough.
+    assert "reader@example.com" in html(response) and 'name="ticket"' in html(response)
     assert queued() == []
 
 
 def test_a_solution_is_good_for_one_subscription_only(challenged: Actions) -> None:
-    solution = solve(html(challenged.client.get("/subscribe")))
-    first = challenged.post("/subscribe", {"email": "a@example.com", "altcha": solution})
-    again = challenged.post("/subscribe", {"email": "b@example.com", "altcha": solution})
+    solution = solve(choice_page(challenged, "a@example.com"))
+    first = save_choice(challenged, "a@example.com", altcha=solution)
+    again = save_choice(challenged, "b@example.com", altcha=solution)
     assert (first.status_code, again.status_code) == (200, 422)
     assert queued() == ["a@example.com"]
 
@@ -194,7 +220,7 @@ def test_a_solution_is_good_for_one_subscription_only(challenged: Actions) -> No
 def test_an_old_solution_is_refused(challenged: Actions) -> None:
     from statuspage import challenge
 
-    solution = solve(html(challenged.client.get("/subscribe")))
+    solution = solve(choice_page(challenged, "reader@example.com"))
     assert not challenge.verify(solution, now=utcnow() + challenge.EXPIRES + timedelta(seconds=5))
     assert challenge.verify(solution, now=utcnow())
 

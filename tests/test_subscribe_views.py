@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from statuspage import signup
 from statuspage import subscriptions as subs
 from statuspage.dbtypes import utcnow
 from statuspage.extensions import db as _db
@@ -80,39 +81,191 @@ def checkbox(html: str, component_id: int) -> str:
                      r'[^>]*>', html).group(0)
 
 
-# --- the button and the email form --------------------------------------------------------------
+# --- the seed's order: the address, the choice, Save, the emailed link -------------------------
 
-def test_the_status_page_button_links_to_the_subscribe_form(client: Any, db: Any) -> None:
+def test_the_status_page_offers_every_way_to_follow_it(client: Any, db: Any) -> None:
     html = _html(client.get("/"))
 
-    assert re.search(r'<a class="button" href="/subscribe">Subscribe to updates</a>', html)
+    control = html[html.index('<details class="follow">'):html.index("</details>")]
+    assert '<summary class="button">' in control and "Subscribe to updates" in control
+    assert 'action="/subscribe"' in control and "Subscribe via email" in control
+    for link in ("/history.atom", "/history.rss", "/maintenance.ics", "/api/v2/summary.json"):
+        assert f'href="{link}"' in control
     form = _html(client.get("/subscribe"))
-    assert 'name="email"' in form and 'name="csrf_token"' in form
+    assert 'name="email"' in form and "Subscribe via email" in form
+    # The other ways to follow the page sit beside the email form.
+    for link in ("/history.atom", "/history.rss", "/maintenance.ics", "/api/v2/summary.json"):
+        assert f'href="{link}"' in form
 
 
-def test_subscribing_answers_check_your_inbox_and_queues_a_confirmation(actions: Any,
-                                                                        db: Any) -> None:
-    response = actions.post("/subscribe", {"email": "  Reader@Example.COM "})
+def give_address(actions: Any, address: str) -> Any:
+    """Step one: "Subscribe via email" with an address (no CSRF token: it changes nothing)."""
+    return actions.client.post("/subscribe", data={"email": address})
 
+
+def ticket_of(response: Any) -> str:
+    return re.search(r'name="ticket" type="hidden" value="([^"]+)"', _html(response)).group(1)
+
+
+def save_choice(actions: Any, address: str, **choice: Any) -> Any:
+    """Steps one and two: the address, then the choice saved."""
+    ticket = ticket_of(give_address(actions, address))
+    return actions.post("/subscribe/components", {"ticket": ticket, "scope": "all",
+                                                  "language": "en", **choice})
+
+
+def test_subscribe_via_email_leads_straight_to_the_choice_and_writes_nothing(
+        actions: Any, components: dict[str, Any]) -> None:
+    before = state()
+
+    response = give_address(actions, "  Reader@Example.COM ")
+
+    html = _html(response)
     assert response.status_code == 200
-    assert "Check your inbox" in _html(response)
-    assert "reader@example.com" in _html(response)
+    assert "Choose your updates" in html and "reader@example.com" in html
+    assert re.search(r'name="scope" value="all" checked', html)
+    assert f'name="group_ids" value="{components["group"].id}"' in html
+    assert '<option selected value="en">English</option>' in html
+    assert 'action="/subscribe/components"' in html
+    assert state() == before
+
+
+def test_saving_the_choice_answers_check_your_inbox_and_a_worker_emails_the_link(
+        app: Any, actions: Any, components: dict[str, Any]) -> None:
+    response = save_choice(actions, "reader@example.com", scope="some",
+                           component_ids=[str(components["sftp"].id)], language="pl")
+
+    assert response.status_code == 200 and "Check your inbox" in _html(response)
+    assert state() == ([], [])  # recorded as a request only
+    assert signup.process_requests() == 1
+    subscriber = subs.find_subscriber("reader@example.com")
+    assert not subscriber.confirmed and subscriber.language == "pl"
     assert queued(DeliveryKind.CONFIRM) == ["reader@example.com"]
-    assert not subs.find_subscriber("reader@example.com").confirmed
+    pending = signup.pending_request(subscriber)
+    assert pending.chosen_ids == [components["sftp"].id] and not pending.all_components
 
 
-def test_a_subscribed_address_gets_the_same_page_and_a_manage_link_by_email_only(
-        actions: Any, confirmed: Any) -> None:
-    # Past the resend cooldown, so that the second request does send something.
+def test_the_emailed_link_shows_the_choice_and_the_button_activates_exactly_it(
+        actions: Any, components: dict[str, Any]) -> None:
+    save_choice(actions, "reader@example.com", scope="some",
+                group_ids=[str(components["group"].id)], language="pl")
+    signup.process_requests()
+    subscriber = subs.find_subscriber("reader@example.com")
+    link = url("confirm", subscriber)
+    before = state()
+
+    shown = actions.client.get(link)
+
+    html = _html(shown)
+    assert shown.status_code == 200 and "Confirm subscription" in html
+    assert "<li>API</li>" in html and "<li>Web portal</li>" in html and "SFTP" not in html
+    assert state() == before  # looking is not confirming
+    request_id = re.search(r'name="request_id" type="hidden" value="(\d+)"', html).group(1)
+
+    response = actions.post(link, {"request_id": request_id})
+
+    assert response.status_code == 302
+    assert response.location.startswith("/subscriptions/manage/")
+    subscriber = subs.find_subscriber("reader@example.com")
+    assert subscriber.confirmed and subscriber.language == "pl"
+    assert sorted(c.name for c in subscriber.components) == ["API", "Web portal"]
+    assert signup.pending_request(subscriber) is None
+    # The link followed again changes nothing and leads to the subscription as it is.
+    again = actions.client.get(link)
+    assert again.status_code == 302 and again.location.startswith("/subscriptions/manage/")
+
+
+def test_a_known_address_sees_the_same_pages_after_the_same_work(
+        actions: Any, db: Any, confirmed: Any, components: dict[str, Any]) -> None:
+    def statements(address: str) -> tuple[list[str], int]:
+        seen: list[str] = []
+
+        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            seen.append(statement)
+
+        pages = [_html(give_address(actions, address))]
+        ticket = ticket_of(give_address(actions, address))
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            saved = actions.post("/subscribe/components",
+                                 {"ticket": ticket, "scope": "all", "language": "en"})
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+        pages.append(_html(saved))
+        return [re.sub(r'value="[^"]{40,}"', "", page.replace(address, "X")) for page in pages], \
+            len(seen)
+
+    known, known_work = statements("reader@example.com")
+    unknown, unknown_work = statements("stranger@example.com")
+
+    assert known == unknown
+    assert known_work == unknown_work
+    assert "SFTP" not in known[1] and "/subscriptions/" not in known[1]
+
+
+def test_a_known_address_changes_nothing_until_the_link_is_followed(
+        actions: Any, confirmed: Any, components: dict[str, Any]) -> None:
     confirmed.link_sent_at = utcnow() - subs.LINK_RESEND_COOLDOWN * 2
     _db.session.commit()
+    save_choice(actions, "reader@example.com", scope="some",
+                component_ids=[str(components["api"].id)])
+    signup.process_requests()
 
-    known = _html(actions.post("/subscribe", {"email": "reader@example.com"}))
-    unknown = _html(actions.post("/subscribe", {"email": "stranger@example.com"}))
+    subscriber = subs.find_subscriber("reader@example.com")
+    assert [c.name for c in subscriber.components] == ["SFTP"]  # as before
+    assert queued(DeliveryKind.CONFIRM)[-1] == "reader@example.com"
+    request_id = signup.pending_request(subscriber).id
 
-    assert known.replace("reader@", "X@") == unknown.replace("stranger@", "X@")
-    assert "SFTP" not in known and "/subscriptions/" not in known
-    assert queued(DeliveryKind.MANAGE) == ["reader@example.com"]
+    actions.post(url("confirm", subscriber), {"request_id": str(request_id)})
+
+    assert [c.name for c in subs.find_subscriber("reader@example.com").components] == ["API"]
+
+
+def test_a_newer_choice_replaces_the_pending_one_and_the_older_button_is_refused(
+        actions: Any, components: dict[str, Any]) -> None:
+    save_choice(actions, "reader@example.com", scope="some",
+                component_ids=[str(components["api"].id)])
+    signup.process_requests()
+    subscriber = subs.find_subscriber("reader@example.com")
+    first = signup.pending_request(subscriber).id
+    save_choice(actions, "reader@example.com", scope="some",
+                component_ids=[str(components["sftp"].id)])
+    signup.process_requests()
+    before = state()
+
+    response = actions.post(url("confirm", subscriber), {"request_id": str(first)})
+
+    assert response.status_code == 409
+    assert "replaced by a newer one" in _html(response) and "<li>SFTP</li>" in _html(response)
+    assert state() == before
+    assert len(queued(DeliveryKind.CONFIRM)) == 1  # the second came within the cooldown
+
+
+def test_a_tampered_or_stale_ticket_asks_for_the_address_again(actions: Any, db: Any) -> None:
+    ticket = ticket_of(give_address(actions, "reader@example.com"))
+
+    response = actions.post("/subscribe/components", {"ticket": ticket[:-3] + "xyz",
+                                                      "scope": "all", "language": "en"})
+
+    assert response.status_code == 422
+    assert form_errors(_html(response)) == ["Enter your address again."]
+    assert state() == ([], []) and signup.process_requests() == 0
+
+
+@pytest.mark.parametrize(("choice", "message"), [
+    ({"scope": "some"}, "Choose at least one component, or all components."),
+    ({"scope": "some", "component_ids": ["999"]}, "Unknown component '999'."),
+    ({"scope": "all", "language": "de"}, "Not a valid choice."),
+])
+def test_a_bad_new_choice_is_refused_and_records_nothing(actions: Any,
+                                                          components: dict[str, Any],
+                                                          choice: dict[str, Any],
+                                                          message: str) -> None:
+    response = save_choice(actions, "reader@example.com", **choice)
+
+    assert response.status_code == 422
+    assert message in [unescape(e) for e in form_errors(_html(response))]
+    assert signup.process_requests() == 0
 
 
 @pytest.mark.parametrize("address", [
@@ -260,7 +413,8 @@ def test_the_unsubscribe_link_asks_first_and_changes_nothing(client: Any,
     html = _html(response)
     assert response.status_code == 200
     assert "reader@example.com" in html
-    assert html.count("<button") == 1 and 'method="post"' in html
+    main = html[html.index("<main"):html.index("</main>")]
+    assert main.count("<button") == 1 and 'method="post"' in main
     assert state() == before
 
 
@@ -363,13 +517,14 @@ def test_a_forged_link_asking_for_a_fresh_one_gets_the_same_answer_and_no_email(
 
 # --- forms without their CSRF token --------------------------------------------------------------
 
-@pytest.mark.parametrize("target", ["subscribe", "confirm", "manage", "resend"])
+@pytest.mark.parametrize("target", ["choose", "confirm", "manage", "resend"])
 def test_a_form_posted_without_its_csrf_token_is_refused(client: Any, confirmed: Any,
                                                          target: str) -> None:
     subs.subscribe("waiting@example.com")
     unconfirmed = subs.find_subscriber("waiting@example.com")
+    ticket = ticket_of(client.post("/subscribe", data={"email": "new@example.com"}))
     paths = {
-        "subscribe": ("/subscribe", {"email": "new@example.com"}),
+        "choose": ("/subscribe/components", {"ticket": ticket, "scope": "all"}),
         "confirm": (url("confirm", unconfirmed), {"scope": "all"}),
         "manage": (url("manage", confirmed), {"scope": "all"}),
         "resend": (url("confirm", unconfirmed) + "/resend", {}),

@@ -20,6 +20,7 @@ from flask import current_app
 
 from ..dbtypes import UTCDateTime
 from ..extensions import db
+from ..languages import DEFAULT_LANGUAGE
 from ..outbox import Delivery, DeliveryKind, DeliveryStatus
 from ..subscriptions import Subscriber
 
@@ -57,7 +58,7 @@ class ClaimedDelivery:
     to_address: str
     attempts: int
     created_at: datetime
-    language: str = "en"  # the subscriber's language, once subscribers have one
+    language: str = DEFAULT_LANGUAGE  # the subscriber's: each email is rendered in it
 
 
 @dataclass
@@ -131,7 +132,7 @@ def claim(now: datetime, limit: int, worker_id: str, *,
         sa.select(_D.id, _D.kind, _D.notice_id, _D.subscriber_id,
                   _S.token_version, _S.public_id, _S.quarantined_at.is_not(None),
                   _D.to_address, _D.attempts, _D.created_at,
-                  _D.next_attempt_at)
+                  sa.func.coalesce(_S.language, DEFAULT_LANGUAGE), _D.next_attempt_at)
         .select_from(_DELIVERY.outerjoin(_SUBSCRIBER, _S.id == _D.subscriber_id))
         .where(_D.id.in_([row.id for row in won]))  # by primary key, not by token
         .order_by(_D.next_attempt_at, _D.id)).all()

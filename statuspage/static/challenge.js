@@ -13,6 +13,8 @@
   var data = form.dataset;
   var max = parseInt(data.challengeMaxnumber, 10);
   var waiting = false;
+  // The words in the page's language, as the template wrote them on the status line.
+  function say(name, fallback) { status.textContent = status.dataset[name] || fallback; }
 
   var K = [
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -70,7 +72,7 @@
       algorithm: data.challengeAlgorithm, challenge: data.challengeChallenge, number: number,
       salt: data.challengeSalt, signature: data.challengeSignature
     }));
-    status.textContent = "Ready.";
+    say("ready", "Ready.");
     if (waiting) { form.submit(); }
   }
 
@@ -82,7 +84,7 @@
     if (to < max) {
       window.setTimeout(function () { search(to + 1); }, 0);
     } else {
-      status.textContent = "This form has expired. Reload the page to send it.";
+      say("expired", "This form has expired. Reload the page to send it.");
     }
   }
 
@@ -90,9 +92,9 @@
     if (!input.value) {
       event.preventDefault();
       waiting = true;
-      status.textContent = "One moment…";
+      say("waiting", "One moment…");
     }
   });
-  status.textContent = "Preparing the form…";
+  say("preparing", "Preparing the form…");
   search(0);
 })();

@@ -2,8 +2,17 @@
 
 ``init_app`` is the one place to read what applies app-wide: the error handlers, the headers
 every response carries (the content security policy, framing, no sniffing, referrers,
-browser features; no storing of console pages), the session interface that keeps public pages
-cacheable, the template filters, and the blueprints in the order they are registered.
+browser features; no storing of console pages), the language of each answer, the session
+interface that keeps public pages cacheable, the template filters, and the blueprints in the
+order they are registered.
+
+The language: pages for people speak the visitor's language, the APIs, feeds, badges and the
+console speak English. An explicit choice (``?lang=pl`` in the URL) wins; then the cookie the
+switcher sets; then the best match of ``Accept-Language``; then English (``languages.negotiate``,
+which the fast lane in front of Flask calls too, so both pick the same). A page in a language
+other than English links on in it (``?lang=pl``), so those URLs are the language's own and
+cache as they are; a page reached without ``?lang=`` says ``Vary: Accept-Language, Cookie``, so
+that a shared cache never hands one visitor's language to another.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import time
 from typing import Any
 
 from flask import Flask, Response, current_app, make_response, request
+from flask_babel import get_babel, lazy_gettext, ngettext
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
@@ -59,15 +69,19 @@ _REASONS = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 422: "Unproce
             429: "Too Many Requests"}
 
 
+
 def init_app(app: Flask) -> None:
     """Install the app-wide rules, then the blueprints."""
-    from . import admin, api, embeds, fastlane, filters, public
+    from . import admin, api, embeds, fastlane, filters, language, public
 
     if app.config["PROXY_COUNT"]:
         # Only the proxies we run may say who the client is and that it came over TLS.
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
     _install_error_handlers(app)
+    get_babel(app).locale_selector = language.select_language
+    app.url_defaults(language.link_in_language)
+    app.after_request(language.language_headers)
     app.after_request(_security_headers)
     app.session_interface = PublicResponseSessionInterface()
     filters.init_app(app)
@@ -120,9 +134,8 @@ def _retry_after(exc: TooManyRequests) -> int:
 def _in_words(seconds: int) -> str:
     minutes = math.ceil(seconds / 60)
     if minutes < 90:
-        return "1 minute" if minutes == 1 else f"{minutes} minutes"
-    hours = round(minutes / 60)
-    return f"{hours} hours"
+        return ngettext("%(num)d minute", "%(num)d minutes", minutes)
+    return ngettext("%(num)d hour", "%(num)d hours", round(minutes / 60))
 
 
 def _install_error_handlers(app: Flask) -> None:
@@ -131,9 +144,9 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:
-        return error_response(400, "Bad Request",
-                              "The form was too old or incomplete (missing CSRF token). "
-                              "Go back, reload the page and try again.")
+        return error_response(400, "Bad Request", lazy_gettext(
+            "The form was too old or incomplete (missing CSRF token). Go back, reload the page "
+            "and try again."))
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:
@@ -147,7 +160,7 @@ def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(TooManyRequests)  # a rate limit (RateLimitExceeded), or any 429
     def too_many_requests(exc: TooManyRequests) -> Any:
         wait = _retry_after(exc)
-        message = exc.description or "Too many requests."
+        message = exc.description or lazy_gettext("Too many requests.")
         if wants_json():
             response = make_response(json_error(429, "Too Many Requests", message))
         else:
@@ -186,5 +199,6 @@ def _install_error_handlers(app: Flask) -> None:
     def unexpected(exc: Exception) -> Any:
         db.session.rollback()
         app.logger.exception("Unhandled error on %s %s", request.method, redact(request.path))
-        return error_response(500, InternalServerError().name, "Something went wrong on our "
-                              "side and your change was not saved. Please try again.")
+        return error_response(500, InternalServerError().name, lazy_gettext(
+            "Something went wrong on our side and your change was not saved. Please try "
+            "again."))

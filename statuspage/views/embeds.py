@@ -12,13 +12,16 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    redirect,
     render_template,
+    url_for,
 )
 
 from .. import components as comp
 from .. import feeds, page
 from ..builds import Built
 from ..pagecache import Resource
+from ..site import get_page_settings
 from ..vocabulary import (
     ComponentStatus,
 )
@@ -44,6 +47,26 @@ def component_badge(component_id: int) -> Response:
                            lambda: _component_badge(component_id)))
 
 
+@bp.get("/favicon.svg")
+def favicon() -> Response:
+    """The page's icon, with a dot of the current status."""
+    return cached(Resource("/favicon.svg", lambda: built(_favicon(), SVG)))
+
+
+@bp.get("/favicon.ico")
+def favicon_ico() -> Response:
+    """Where browsers and crawlers look for an icon without asking the page."""
+    return redirect(url_for(".favicon"), 301)
+
+
+@bp.get("/robots.txt")
+def robots() -> Response:
+    """What crawlers may read: the public pages, not the console or anyone's own links."""
+    body = ("User-agent: *\nDisallow: /admin/\nDisallow: /subscriptions/\n"
+            "Disallow: /language/\n")
+    return cached(Resource("/robots.txt", lambda: built(body, "text/plain; charset=utf-8")))
+
+
 @bp.get("/maintenance.ics")
 def maintenance_calendar() -> Response:
     """Scheduled, running and recently completed maintenance windows as iCalendar."""
@@ -57,6 +80,11 @@ def embed() -> Response:
     """A tiny page for an iframe: the overall status and the open incidents."""
     return cached(Resource("/embed", lambda: built(
         render_template("public/embed.html", snap=page.snapshot()))))
+
+
+def _favicon() -> bytes:
+    snap = page.snapshot()
+    return feeds.favicon(snap.status, snap.settings.name, get_page_settings().accent_color)
 
 
 def _component_badge(component_id: int) -> Built:

@@ -3,8 +3,12 @@
 A cached answer is the same for every visitor until the page version moves, so once Flask
 has sent one (``http.cached`` marks it in the WSGI environ), its status line, headers and body
 are kept beside the edition they came from. The next GET of the same path, with the same
-Accept-Encoding, is answered with those bytes without routing, sessions or hooks: a check that
-the edition is still the current one (``PageCache.kept``, in memory) and a dict lookup. Anything
+Accept-Encoding (and, for a page for people, the same language), is answered with those bytes
+without routing, sessions or hooks: a check that the edition is still the current one
+(``PageCache.kept``, in memory) and a dict lookup or two. The language is decided as Flask
+decides it (``languages.negotiate`` of the query's ``lang``, the ``lang`` cookie and
+Accept-Language, each parse kept per header text), and an answer is kept only when Flask chose
+the language the fast lane would, so a replay never speaks another language than Flask. Anything
 else (another method, Range, If-Modified-Since alone, a stale or new edition, a refresher that
 cannot confirm the version) goes through Flask as usual, which records the new answer.
 """
@@ -13,14 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Flask
+from werkzeug.http import parse_cookie
 
 from .. import pagecache
 from ..builds import Edition
+from ..languages import negotiate
 
-MARK = "statuspage.fast_lane"  # environ key: (resource key, edition) of a cacheable answer
+# environ key: (resource key, edition, language or None when the answer has none) of a
+# cacheable answer
+MARK = "statuspage.fast_lane"
+LANGUAGE_NAME = "lang"  # of the query argument and of the cookie (views.language)
 MAX_REPLAYS = 20_000
 # Requests that ask for something a replay cannot decide.
 _PASS = ("HTTP_RANGE", "HTTP_IF_MATCH", "HTTP_IF_RANGE", "HTTP_IF_UNMODIFIED_SINCE")
@@ -35,6 +46,24 @@ class Replay:
     headers: list[tuple[str, str]]
     body: bytes
     etag: str
+
+
+@lru_cache(maxsize=1024)
+def _cookie_language(header: str) -> str | None:
+    return parse_cookie(header).get(LANGUAGE_NAME)
+
+
+def _query_language(query: str) -> str | None:
+    return next((v for k, v in parse_qsl(query, keep_blank_values=True)
+                 if k == LANGUAGE_NAME), None)
+
+
+def language_of(environ: dict[str, Any]) -> str:
+    """The language Flask would answer a page for people in (``views.language``)."""
+    query, cookie = environ.get("QUERY_STRING", ""), environ.get("HTTP_COOKIE", "")
+    return negotiate(_query_language(query) if LANGUAGE_NAME in query else None,
+                     _cookie_language(cookie) if LANGUAGE_NAME in cookie else None,
+                     environ.get("HTTP_ACCEPT_LANGUAGE"))
 
 
 def _matches(etag: str, header: str) -> bool:
@@ -52,7 +81,8 @@ class FastLane:
     def __init__(self, app: Flask, wsgi_app: Callable[..., Any]) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
-        self.replays: dict[tuple[str, str | None, bool], Replay] = {}
+        # (path, language or None, Accept-Encoding, 304) -> what Flask sent
+        self.replays: dict[tuple[str, str | None, str | None, bool], Replay] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
@@ -70,9 +100,13 @@ class FastLane:
 
     def _replay(self, environ: dict[str, Any], path: str, encoding: str | None
                 ) -> Replay | None:
-        full = self.replays.get((path, encoding, False))
+        language = None
+        full = self.replays.get((path, None, encoding, False))
         if full is None:
-            return None
+            language = language_of(environ)
+            full = self.replays.get((path, language, encoding, False))
+            if full is None:
+                return None
         none_match = environ.get("HTTP_IF_NONE_MATCH")
         if none_match is None and "HTTP_IF_MODIFIED_SINCE" in environ:
             return None
@@ -81,7 +115,7 @@ class FastLane:
             return None
         cache.start_refresher()
         if none_match is not None and _matches(full.etag, none_match):
-            unchanged = self.replays.get((path, encoding, True))
+            unchanged = self.replays.get((path, language, encoding, True))
             fresh = unchanged is not None and unchanged.edition is full.edition
             return unchanged if fresh else None
         return full
@@ -110,8 +144,10 @@ class FastLane:
         etag = next((v for n, v in headers if n.lower() == "etag"), "")
         if len(self.replays) >= MAX_REPLAYS:
             self.replays.clear()
-        key, edition = mark
-        self.replays[(path, encoding, status.startswith("304"))] = Replay(
+        key, edition, language = mark
+        if language is not None and language != language_of(environ):
+            return [body]  # a header the quick parse reads otherwise than Flask: not kept
+        self.replays[(path, language, encoding, status.startswith("304"))] = Replay(
             key, edition, status, kept, body, etag)
         return [body]
 

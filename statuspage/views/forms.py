@@ -13,7 +13,7 @@ from datetime import UTC, tzinfo
 from typing import Any
 from zoneinfo import available_timezones
 
-from flask import current_app
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
@@ -23,6 +23,7 @@ from wtforms import (
     EmailField,
     Field,
     HiddenField,
+    IntegerField,
     PasswordField,
     SelectField,
     SelectMultipleField,
@@ -30,12 +31,13 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .. import challenge, vocabulary
 from .. import components as comp
 from .. import incidents as inc
+from .. import vocabulary
+from ..languages import DEFAULT_LANGUAGE, current_language
 from ..site import get_page_settings
 from ..staff import PASSWORD_MAX, Role
 from ..validation import DomainError
@@ -86,7 +88,7 @@ def show_domain_error(form: FlaskForm, exc: DomainError) -> bool:
     if field is None:
         return False
     # Process-time errors are a tuple until validation ran; a list is needed to append.
-    field.errors = [*field.errors, exc.message]
+    field.errors = [*field.errors, people_message(exc.message)]
     return True
 
 
@@ -94,6 +96,13 @@ class NotifyForm(FlaskForm):
     """A button that changes state and may tell subscribers: resolve, start, complete, cancel."""
 
     deliver_notifications = BooleanField("Notify subscribers", default=True)
+
+
+class ResolveForm(NotifyForm):
+    """Resolve an incident (complete a maintenance) with a closing message of one's own."""
+
+    body = TextAreaField("Closing message", filters=[_strip], validators=[
+        at_most("Message", inc.BODY_MAX)])
 
 
 # --- ops console: signing in ----------------------------------------------------------------------
@@ -235,6 +244,27 @@ def incident_update_form(components: Iterable[comp.Component], **kwargs: Any) ->
     return _with_component_selects(_IncidentUpdateFields, components)(**kwargs)
 
 
+class _IncidentTemplateFields(_ComponentChoices, FlaskForm):
+    name = StringField("Template name", filters=[_strip], validators=[
+        required("Name"), at_most("Name", inc.NAME_MAX)])
+    title = StringField("Incident name", filters=[_strip], validators=[
+        required("Incident name"), at_most("Incident name", inc.NAME_MAX)])
+    status = SelectField("Status", choices=INCIDENT_STATUS_CHOICES, validate_choice=False,
+                         validators=[InputRequired(message="Choose a status.")])
+    body = TextAreaField("Message", filters=[_strip], validators=[
+        at_most("Message", inc.BODY_MAX)])
+
+    def template(self) -> dict[str, Any]:
+        """The arguments incident_templates.save_template takes, as entered."""
+        return {"name": self.name.data, "title": self.title.data, "status": self.status.data,
+                "body": self.body.data, "components": self.component_changes()}
+
+
+def incident_template_form(components: Iterable[comp.Component], **kwargs: Any) -> Any:
+    """The form of an incident template, with a status select per component."""
+    return _with_component_selects(_IncidentTemplateFields, components)(**kwargs)
+
+
 class IncidentEditForm(FlaskForm):
     name = StringField("Name", validators=[required("Name"), at_most("Name", inc.NAME_MAX)],
                        filters=[_strip])
@@ -297,6 +327,8 @@ class MaintenanceEditForm(FlaskForm):
     to_operational_state = BooleanField("Move them back to Operational when it completes",
                                         default=True)
     remind_prior = BooleanField("Remind subscribers before it starts", default=True)
+    reminder_minutes = IntegerField("Minutes before the start to remind them", validators=[
+        Optional(), NumberRange(min=1, max=10080, message="Between 1 minute and 7 days.")])
 
     def set_components(self, components: Iterable[comp.Component]) -> None:
         """Offer these components as checkboxes."""
@@ -306,7 +338,8 @@ class MaintenanceEditForm(FlaskForm):
         """The edits that maintenance.change_maintenance takes, as entered."""
         return {name: self._fields[name].data for name in (
             "name", "scheduled_for", "scheduled_until", "component_ids", "auto_start",
-            "auto_complete", "to_maintenance_state", "to_operational_state", "remind_prior")}
+            "auto_complete", "to_maintenance_state", "to_operational_state", "remind_prior",
+            "reminder_minutes")}
 
 
 class MaintenanceForm(MaintenanceEditForm):
@@ -411,50 +444,13 @@ class ApiKeyForm(FlaskForm):
                                "and remove subscribers)")
 
 
-# --- public: subscriptions -----------------------------------------------------------------------
+# --- public: a domain message as a visitor reads it --------------------------------------------
 
 
-NOT_SOLVED = ("We could not check that a person sent this form. Wait until it says "
-              "“Ready” below the button (JavaScript must be on), then send it again.")
-
-
-def solved_challenge(form: FlaskForm, field: Field) -> None:
-    """The proof of work the page asked for, when SUBSCRIBE_CHALLENGE is on."""
-    if current_app.config["SUBSCRIBE_CHALLENGE"] and not challenge.verify(field.data):
-        raise ValidationError(NOT_SOLVED)
-
-
-class SubscribeForm(FlaskForm):
-    # No validators: subscriptions.normalise_email decides, so its message is the one shown.
-    email = EmailField("Email address", filters=[_strip])
-    altcha = HiddenField(validators=[solved_challenge])
-
-
-ALL_COMPONENTS = "all"
-SOME_COMPONENTS = "some"
-
-
-class SubscriptionChoiceForm(FlaskForm):
-    """All components, or the ticked components and groups (a group stands for its members).
-
-    The template draws the radios and the tree of checkboxes itself; these fields read them.
-    Unknown ids are left to subscriptions.choose, which refuses them and changes nothing.
-    """
-
-    scope = SelectField("Send me updates about", default=ALL_COMPONENTS, choices=[
-        SelectChoice(ALL_COMPONENTS, "All components, including ones added later"),
-        SelectChoice(SOME_COMPONENTS, "Only the components I tick"),
-    ], validators=[InputRequired(message="Choose all components or some.")])
-    component_ids = MultiCheckboxField("Components", choices=[], validate_choice=False)
-    group_ids = MultiCheckboxField("Groups", choices=[], validate_choice=False)
-
-    def show(self, all_components: bool, component_ids: Iterable[int]) -> None:
-        """Fill the form with a saved choice."""
-        self.scope.data = ALL_COMPONENTS if all_components else SOME_COMPONENTS
-        self.component_ids.data = [str(i) for i in component_ids]
-
-    def choice(self) -> dict[str, Any]:
-        """The arguments subscriptions.choose takes, as entered."""
-        return {"all_components": self.scope.data == ALL_COMPONENTS,
-                "component_ids": self.component_ids.data or [],
-                "group_ids": self.group_ids.data or []}
+def people_message(message: str) -> str:
+    """A domain message as a visitor reads it: its translation, or a general one where the
+    message has none (one naming an id only a tampered form can send)."""
+    translated = gettext(message)
+    if translated == message and current_language() != DEFAULT_LANGUAGE:
+        return gettext("This cannot be used; check the form and try again.")
+    return translated

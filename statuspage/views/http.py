@@ -4,24 +4,28 @@ for API clients), including the 503 that needs no database."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import LazyString, lazy_gettext
 from werkzeug.http import parse_accept_header
 
 from .. import pagecache
 from ..builds import ENCODINGS, IDENTITY, Built, Edition
+from ..languages import DEFAULT_LANGUAGE, current_language
 from ..pagecache import Resource
 from ..site import get_page_settings
-from . import fastlane
+from . import fastlane, language
 
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
 RETRY_AFTER_SECONDS = 30
 STALE_HEADER = "Statuspage-Stale"  # on answers kept while the database cannot be read
+UNAVAILABLE_TITLE = "Service Unavailable"
 UNAVAILABLE = ("The status page cannot read its data right now. It is being worked on; please "
                "try again in a minute.")
 
@@ -44,12 +48,18 @@ def cached(resource: Resource, *, contract: bool = False) -> Response:
     keeps the v2 API's recorded ``Cache-Control``. While the database cannot be read, the
     kept answer is sent marked ``Statuspage-Stale``; where there is none, a 503.
     """
+    translated = language.is_translated()
+    if translated:  # one edition per language, each built in its own (pagecache)
+        resource = replace(resource, lang=current_language())
     try:
         edition, stale = pagecache.serve(resource)
     except pagecache.Unavailable:
         return unavailable()
     if not stale and pagecache.current().interval:
-        request.environ[fastlane.MARK] = (edition.key, edition)  # the fast lane may replay it
+        # The fast lane may replay it to requests of the same path that negotiate the same
+        # language (None: the answer is the same in every language).
+        request.environ[fastlane.MARK] = (edition.key, edition,
+                                          resource.lang if translated else None)
     return _answer(edition, stale, contract)
 
 
@@ -105,12 +115,48 @@ def json_error(status: int, error: str, message: str, field: str | None = None
     return jsonify(body), status
 
 
-def error_response(status: int, error: str, message: str, field: str | None = None) -> Any:
+# The error page's words for people, in their language; a message that is not translated (a
+# domain error's English) gives way to the general one of its status.
+_PAGE_TITLES = {
+    400: lazy_gettext("The request could not be used"),
+    403: lazy_gettext("Not allowed"),
+    404: lazy_gettext("Page not found"),
+    405: lazy_gettext("Not allowed here"),
+    409: lazy_gettext("Not possible now"),
+    410: lazy_gettext("No longer here"),
+    413: lazy_gettext("Too large"),
+    422: lazy_gettext("The request could not be used"),
+    429: lazy_gettext("Too many requests"),
+    500: lazy_gettext("Something went wrong"),
+}
+_PAGE_TEXTS = {
+    400: lazy_gettext("Something in the request was missing or malformed. Go back and try "
+                      "again."),
+    403: lazy_gettext("You are not allowed to see this page."),
+    404: lazy_gettext("There is no page at this address. The link may be mistyped, or the "
+                      "page may have moved."),
+    405: lazy_gettext("This address does not answer that kind of request."),
+    409: lazy_gettext("This cannot be done in the current state. Reload the page and try "
+                      "again."),
+    410: lazy_gettext("What was here has gone."),
+    413: lazy_gettext("What was sent is too large."),
+    422: lazy_gettext("Some of what was sent cannot be used. Go back and check the form."),
+    429: lazy_gettext("Too many requests in a short time. Wait a minute and try again."),
+    500: lazy_gettext("Something went wrong on our side and your change was not saved. "
+                      "Please try again."),
+}
+
+
+def error_response(status: int, error: str, message: str | LazyString,
+                   field: str | None = None) -> Any:
     """The error in the shape the client asked for: JSON (``json_error``) or the error page."""
     if wants_json():
-        return json_error(status, error, message, field)
-    return render_template("error.html", status=status, error=error, message=message,
-                           page=pagecache.known_page()), status
+        return json_error(status, error, str(message), field)
+    title = _PAGE_TITLES.get(status, error)
+    if not isinstance(message, LazyString) and current_language() != DEFAULT_LANGUAGE:
+        message = _PAGE_TEXTS.get(status, message)
+    return render_template("error.html", status=status, error=error, title=title,
+                           message=message, page=pagecache.known_page()), status
 
 
 def unavailable() -> Response:
@@ -121,8 +167,8 @@ def unavailable() -> Response:
     else:
         # Rendered without context processors: some (the console's) would read the database.
         page = current_app.jinja_env.get_template("error.html").render(
-            status=503, error="Service Unavailable", message=UNAVAILABLE,
-            page=pagecache.known_page())
+            status=503, error="Service Unavailable", title=UNAVAILABLE_TITLE,
+            message=UNAVAILABLE, page=pagecache.known_page(), language=current_language())
         response = Response(page, content_type=HTML)
     response.status_code = 503
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -135,12 +181,14 @@ class PublicResponseSessionInterface(SecureCookieSessionInterface):
 
     Flask adds `Vary: Cookie` to any response whose request touched the session, and
     Flask-Login touches it on every response. A response that declares itself
-    `Cache-Control: public` is the same for every visitor, so it must not vary by cookie.
+    `Cache-Control: public` is the same for every visitor, so it must not vary by the session
+    cookie; it keeps `Vary: Cookie` only when another cookie chose it (the language).
     """
 
     def save_session(self, app: Flask, session: Any, response: Any) -> None:
         super().save_session(app, session, response)
-        if response.cache_control.public and not session.modified:
+        if (response.cache_control.public and not session.modified
+                and not request.environ.get(language.COOKIE_DEPENDENT)):
             # Lower case: HeaderSet.remove matches the stored spelling against the name as
             # given, so "Cookie" would stay in a Vary that names another header too.
             response.vary.discard("cookie")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -16,16 +17,25 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext, lazy_gettext
 
-from .. import challenge, feeds, page, subscriptions
+from .. import challenge, feeds, page, signup, subscriptions
 from .. import components as comp
 from ..builds import Built
 from ..extensions import csrf, db, limiter
+from ..languages import DEFAULT_LANGUAGE, current_language, is_language
 from ..pagecache import Resource
 from ..subscriptions import Subscriber, TokenError, TokenExpired, TokenPurpose
-from ..validation import DomainError
-from .forms import SubscribeForm, SubscriptionChoiceForm, show_domain_error
+from ..validation import N_, DomainError, normalise_email
+from .forms import people_message, show_domain_error
 from .http import built, cached
+from .language import LANGUAGE_ARG, LANGUAGE_COOKIE
+from .public_forms import (
+    ConfirmChoiceForm,
+    NewSubscriptionForm,
+    SubscribeForm,
+    SubscriptionChoiceForm,
+)
 
 bp = Blueprint("public", __name__)
 MAX_HISTORY_PAGE = 10_000
@@ -103,7 +113,30 @@ def _feed(kind: str, component_id: int | None = None) -> Response:
     return cached(Resource(request.path, build))
 
 
-# --- subscribing: every page past /subscribe is reached through a signed link from an email ---
+# --- the language switcher ----------------------------------------------------------------------
+
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+
+
+@bp.get("/language/<code>")
+def switch_language(code: str) -> Response:
+    """Remember the visitor's language in a cookie and go back to the page in it."""
+    if not is_language(code):
+        abort(404)
+    back = urlsplit(request.args.get("next", "/"))
+    path = back.path if back.path.startswith("/") and not back.path.startswith("//") \
+        and not back.scheme and not back.netloc and "\\" not in back.path else "/"
+    query = [(k, v) for k, v in parse_qsl(back.query) if k != LANGUAGE_ARG]
+    if code != DEFAULT_LANGUAGE:
+        query.append((LANGUAGE_ARG, code))
+    response = redirect(path + (f"?{urlencode(query)}" if query else ""), 303)
+    response.set_cookie(LANGUAGE_COOKIE, code, max_age=LANGUAGE_COOKIE_AGE, samesite="Lax",
+                        httponly=True, secure=request.is_secure)
+    response.cache_control.no_store = True
+    return response
+
+
+# --- subscribing, in the seed's order: an address, the choice, then the emailed link ------------
 
 Page = str | Response | tuple[str, int]
 
@@ -111,7 +144,7 @@ Page = str | Response | tuple[str, int]
 # Each subscription emails an address nobody has confirmed yet: a client may ask a few times
 # an hour, the whole page accepts a bounded number an hour (SUBSCRIBE_PER_*), and the address
 # itself has a growing cooldown (subscriptions). Both limits answer 429 through views.init_app.
-TOO_MANY_SUBSCRIPTIONS = "Too many subscription requests for now."
+TOO_MANY_SUBSCRIPTIONS = lazy_gettext("Too many subscription requests for now.")
 
 
 def per_client_rate() -> str:
@@ -131,45 +164,70 @@ def accepted(response: Response) -> bool:
 
 
 @bp.route("/subscribe", methods=["GET", "POST"])
-@limiter.limit(per_client_rate, methods=["POST"], scope="subscribe-client",
+def subscribe() -> Page:
+    """Every way to follow the page; an address ("Subscribe via email") leads on to the choice.
+
+    Nothing is looked up or written here, so the answer is the same for any valid address.
+    """
+    form = SubscribeForm(meta={"csrf": False})  # it changes nothing; cached pages carry it
+    if request.method == "GET":
+        return render_template("public/subscribe.html", form=form)
+    try:
+        address = normalise_email(form.email.data)
+    except DomainError as exc:
+        show_domain_error(form, exc)
+        return render_template("public/subscribe.html", form=form), exc.status_code
+    choice = NewSubscriptionForm(formdata=None, ticket=signup.address_ticket(address),
+                                 language=current_language())
+    return _new_choice_page(choice, address)
+
+
+@bp.post("/subscribe/components")
+@limiter.limit(per_client_rate, scope="subscribe-client",
                exempt_when=lambda: not current_app.config["SUBSCRIBE_PER_CLIENT_PER_HOUR"],
                error_message=TOO_MANY_SUBSCRIPTIONS)
-@limiter.limit(total_rate, key_func=lambda: "page", methods=["POST"], scope="subscribe-total",
+@limiter.limit(total_rate, key_func=lambda: "page", scope="subscribe-total",
                exempt_when=lambda: not current_app.config["SUBSCRIBE_PER_HOUR"],
                deduct_when=accepted, error_message=TOO_MANY_SUBSCRIPTIONS)
-def subscribe() -> Page:
-    """Ask for email updates; the answer is the same whether the address was known or not."""
-    form = SubscribeForm()
-    if not form.validate_on_submit():
-        return _subscribe_form(form, 422 if form.is_submitted() else 200)
+def choose_components() -> Page:
+    """Save the choice for the address; a worker emails the link that confirms it. The same
+    answer, after the same work, whoever the address belongs to."""
+    form = NewSubscriptionForm()
     try:
-        address = subscriptions.subscribe(form.email.data)
+        address = signup.ticket_address(form.ticket.data or "")
+    except TokenError as exc:
+        return _address_again(exc)
+    if not form.validate():
+        return _new_choice_page(form, address, 422)
+    try:
+        signup.request_subscription(address, **form.choice())
     except DomainError as exc:
         db.session.rollback()
-        show_domain_error(form, exc)
-        return _subscribe_form(form, exc.status_code)
+        form.form_errors.append(people_message(exc.message))
+        return _new_choice_page(form, address, exc.status_code)
     return render_template("public/subscribe_sent.html", address=address)
-
-
-def _subscribe_form(form: SubscribeForm, status: int) -> tuple[str, int]:
-    # A fresh proof-of-work challenge with every form: each solution is good for one send.
-    puzzle = challenge.new_challenge() if current_app.config["SUBSCRIBE_CHALLENGE"] else None
-    return render_template("public/subscribe.html", form=form, challenge=puzzle), status
 
 
 # The pages behind a signed link, per client. Not the one-click unsubscribe: mail providers
 # send every recipient's from a handful of addresses, right after a notification goes out.
 signed_link_pages = limiter.shared_limit("30/minute;300/hour", scope="subscriber-links",
-                                         error_message="Too many requests for this page.")
+                                         error_message=lazy_gettext(
+                                             "Too many requests for this page."))
 
 
 @bp.route("/subscriptions/confirm/<token>", methods=["GET", "POST"])
 @signed_link_pages
 def confirm_subscription(token: str) -> Page:
-    """The emailed link: choose components; saving the choice confirms the subscription."""
+    """The emailed link: confirm the choice made before it was sent (or, for a subscriber whom
+    ops added, choose now); nothing changes until the button is pressed."""
     subscriber = subscriptions.load_token(TokenPurpose.CONFIRM, token)
+    pending = signup.pending_request(subscriber)
+    if pending is not None:
+        return _confirm_pending(subscriber, pending)
+    if subscriber.confirmed:  # the link was followed before: the subscription is as chosen
+        return _to_manage_page(subscriber, gettext("Your subscription is confirmed."))
     return _choice_page(subscriber, "public/subscription_confirm.html",
-                        "Your subscription is confirmed.")
+                        gettext("Your subscription is confirmed."))
 
 
 @bp.post("/subscriptions/confirm/<token>/resend")
@@ -183,10 +241,11 @@ def resend_confirmation(token: str) -> Page:
 @bp.route("/subscriptions/manage/<token>", methods=["GET", "POST"])
 @signed_link_pages
 def manage_subscription(token: str) -> Page:
-    """See and change what a subscriber hears about."""
+    """See and change what a subscriber hears about, and in which language."""
     subscriber = subscriptions.load_token(TokenPurpose.MANAGE, token)
     leave = subscriptions.make_token(subscriber, TokenPurpose.UNSUBSCRIBE)
-    return _choice_page(subscriber, "public/subscription_manage.html", "Your choice is saved.",
+    return _choice_page(subscriber, "public/subscription_manage.html",
+                        gettext("Your choice is saved."),
                         unsubscribe_url=url_for(".unsubscribe_page", token=leave))
 
 
@@ -215,6 +274,7 @@ def link_refused(exc: TokenError) -> tuple[str, int]:
     resend_url = (url_for(".resend_confirmation", token=token)
                   if isinstance(exc, TokenExpired) and token else None)
     return render_template("public/subscription_link_error.html", exc=exc,
+                           message=people_message(exc.message),
                            resend_url=resend_url), exc.status_code
 
 
@@ -227,10 +287,55 @@ def keep_links_private(response: Response) -> Response:
     return response
 
 
+def _tree() -> list[comp.Component | comp.ComponentGroup]:
+    return [item for item in comp.component_tree()
+            if not isinstance(item, comp.ComponentGroup) or item.components]
+
+
+def _new_choice_page(form: NewSubscriptionForm, address: str, status: int = 200) -> Page:
+    # A fresh proof-of-work challenge with every form: each solution is good for one send.
+    puzzle = challenge.new_challenge() if current_app.config["SUBSCRIBE_CHALLENGE"] else None
+    return render_template("public/subscribe_choose.html", form=form, address=address,
+                           tree=_tree(), challenge=puzzle), status
+
+
+def _address_again(exc: TokenError) -> Page:
+    form = SubscribeForm(meta={"csrf": False})
+    form.email.errors = [people_message(exc.message)]
+    return render_template("public/subscribe.html", form=form), 422
+
+
+def _to_manage_page(subscriber: Subscriber, message: str) -> Response:
+    flash(message)
+    return redirect(url_for(".manage_subscription", token=subscriptions.make_token(
+        subscriber, TokenPurpose.MANAGE)))
+
+
+def _confirm_pending(subscriber: Subscriber, pending: signup.SubscriptionRequest) -> Page:
+    form = ConfirmChoiceForm(request_id=str(pending.id))
+    status = 200
+    if form.is_submitted():
+        try:
+            if not form.validate():
+                raise DomainError(N_("The form was too old; press the button again."))
+            signup.activate(subscriber, form.request_id.data)
+        except DomainError as exc:
+            db.session.rollback()
+            form.form_errors.append(people_message(exc.message))
+            pending = signup.pending_request(subscriber) or pending
+            form.request_id.data, status = str(pending.id), exc.status_code
+        else:
+            return _to_manage_page(subscriber, gettext("Your subscription is confirmed."))
+    return render_template("public/subscription_confirm_choice.html", form=form,
+                           subscriber=subscriber, pending=pending,
+                           chosen=signup.pending_components(pending)), status
+
+
 def _choice_page(subscriber: Subscriber, template: str, saved: str, **context: str) -> Page:
     form = SubscriptionChoiceForm()
     status = 200
     if not form.is_submitted():
+        form.language.data = subscriber.language
         if subscriber.confirmed:  # a new subscriber starts from "all components"
             form.show(subscriber.all_components, [c.id for c in subscriber.components])
     elif not form.validate():
@@ -240,15 +345,11 @@ def _choice_page(subscriber: Subscriber, template: str, saved: str, **context: s
             subscriptions.choose(subscriber, **form.choice())
         except DomainError as exc:
             db.session.rollback()
-            form.form_errors.append(exc.message)
+            form.form_errors.append(people_message(exc.message))
             status = exc.status_code
         else:
-            flash(saved)
-            return redirect(url_for(".manage_subscription", token=subscriptions.make_token(
-                subscriber, TokenPurpose.MANAGE)))
-    tree = [item for item in comp.component_tree()
-            if not isinstance(item, comp.ComponentGroup) or item.components]
-    return render_template(template, form=form, subscriber=subscriber, tree=tree,
+            return _to_manage_page(subscriber, saved)
+    return render_template(template, form=form, subscriber=subscriber, tree=_tree(),
                            **context), status
 
 
@@ -260,6 +361,8 @@ def _index() -> Built:
 def init_app(app: Flask) -> None:
     """Register the blueprint."""
     # Mail clients POST `List-Unsubscribe=One-Click` without a CSRF token (RFC 8058); the
-    # signed link itself is the proof that the request comes from the subscriber.
+    # signed link itself is the proof that the request comes from the subscriber. The address
+    # step changes nothing, and its form sits on pages every visitor shares.
     csrf.exempt(unsubscribe)
+    csrf.exempt(subscribe)
     app.register_blueprint(bp)

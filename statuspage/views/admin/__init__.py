@@ -126,6 +126,14 @@ def page_number() -> int:
     return min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
 
 
+def components_in_page_order() -> list[comp.Component]:
+    """Every component, group members in place, as the public page orders them."""
+    ordered: list[comp.Component] = []
+    for item in comp.component_tree():
+        ordered.extend(item.components if isinstance(item, comp.ComponentGroup) else [item])
+    return ordered
+
+
 def detail_endpoint(incident: Incident) -> str:
     """The console page of an incident or of a maintenance."""
     return ".maintenance" if incident.is_maintenance else ".incident"
@@ -269,7 +277,7 @@ def dashboard() -> str:
 
 
 # The areas' routes register on ``bp`` as their modules are imported; they need the names above.
-from . import account, components, incidents, settings, subscribers  # noqa: E402, F401
+from . import account, components, incidents, settings, subscribers, templates  # noqa: E402, F401
 
 
 def init_app(app: Flask) -> None:

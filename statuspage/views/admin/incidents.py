@@ -7,13 +7,12 @@ from typing import Any
 
 from flask import flash, render_template, request, url_for
 
+from ... import audience, history, postmortems
 from ... import components as comp
-from ... import history, postmortems
+from ... import incident_templates as templates_room
 from ... import incidents as inc
 from ... import maintenance as maint
 from ... import notifications as notify
-from ... import subscriptions as subs
-from ...components import Component, ComponentGroup
 from ...incidents import Incident
 from ...validation import DomainError
 from ...vocabulary import (
@@ -29,6 +28,7 @@ from ..forms import (
     MaintenanceUpdateForm,
     NotifyForm,
     PostmortemForm,
+    ResolveForm,
     UpdateTextForm,
     incident_update_form,
     new_incident_form,
@@ -40,6 +40,7 @@ from . import (
     Page,
     actor,
     bp,
+    components_in_page_order,
     confirmed,
     detail_endpoint,
     done,
@@ -48,14 +49,7 @@ from . import (
     refused,
     report_refusal,
 )
-
-
-def _components_in_page_order() -> list[Component]:
-    ordered: list[Component] = []
-    for item in comp.component_tree():
-        ordered.extend(item.components if isinstance(item, ComponentGroup) else [item])
-    return ordered
-
+from .templates import chosen_template, template_defaults
 
 # --- incidents -----------------------------------------------------------------------------------
 
@@ -66,18 +60,21 @@ def _incident(incident_id: int) -> Incident:
 def _incident_page(incident: Incident, *, update_form: Any = None,
                    postmortem_form: PostmortemForm | None = None) -> str:
     """The incident's console page; forms not being re-shown start fresh."""
-    ordered = _components_in_page_order()
+    ordered = components_in_page_order()
     if update_form is None:
         default = incident.status if incident.is_open else IncidentStatus.RESOLVED.value
-        update_form = incident_update_form(ordered, formdata=None, status=default)
+        update_form = incident_update_form(ordered, formdata=None, data={
+            "status": default, **template_defaults(chosen_template(request.args.get("template")))})
     if postmortem_form is None:
         postmortem_form = PostmortemForm(formdata=None, postmortem=incident.postmortem_body)
     # The update announces the incident's components plus those it changes.
     announced = [c.id for c in incident.components]
     return render_template("admin/incident.html", incident=incident, form=update_form,
                            postmortem_form=postmortem_form, tree=comp.component_tree(),
-                           notify_form=NotifyForm(formdata=None), announced=announced,
-                           reach=subs.count_reach([*announced, *update_form.component_changes()]),
+                           notify_form=ResolveForm(formdata=None), announced=announced,
+                           templates=templates_room.templates(),
+                           reach=audience.count_reach(
+                               [*announced, *update_form.component_changes()]),
                            deliveries=notify.delivery_counts(u.id for u in incident.updates))
 
 
@@ -93,9 +90,11 @@ def incidents() -> str:
 @bp.route("/incidents/new", methods=["GET", "POST"])
 def new_incident() -> Page:
     """Open an incident with its first update."""
-    form = new_incident_form(_components_in_page_order())
+    form = new_incident_form(components_in_page_order(), data=template_defaults(
+        chosen_template(request.args.get("template"))))
     context = {"tree": comp.component_tree(), "announced": [],
-               "reach": subs.count_reach(form.component_changes())}
+               "templates": templates_room.templates(),
+               "reach": audience.count_reach(form.component_changes())}
     if not form.validate_on_submit():
         return invalid("admin/incident_new.html", form, **context)
     try:
@@ -115,7 +114,7 @@ def incident(incident_id: int) -> str:
 def post_incident_update(incident_id: int) -> Page:
     """Post an update: status, message, component changes, whether to notify."""
     incident = _incident(incident_id)
-    form = incident_update_form(_components_in_page_order())
+    form = incident_update_form(components_in_page_order())
     if not form.validate_on_submit():
         flash(FIX_FIELDS, ERROR)
         return _incident_page(incident, update_form=form), 422
@@ -132,9 +131,9 @@ def post_incident_update(incident_id: int) -> Page:
 def resolve_incident(incident_id: int) -> Page:
     """Resolve an incident; its components return to operational."""
     incident = _incident(incident_id)
-    form = NotifyForm()  # a lone checkbox cannot be invalid; CSRFProtect checked the token
+    form = ResolveForm()  # a checkbox and a free text cannot be invalid; CSRF was checked
     try:
-        inc.resolve_incident(incident, author=actor(),
+        inc.resolve_incident(incident, body=form.body.data or None, author=actor(),
                              deliver_notifications=form.deliver_notifications.data)
     except DomainError as exc:
         report_refusal(exc)
@@ -237,7 +236,8 @@ def _maintenance_page(maintenance: Incident, *, update_form: Any = None) -> str:
         default = maintenance.status
         update_form = MaintenanceUpdateForm(formdata=None, status=default)
     return render_template("admin/maintenance.html", incident=maintenance, form=update_form,
-                           notify_form=NotifyForm(formdata=None),
+                           notify_form=ResolveForm(formdata=None),
+                           reminder_lead=maint.reminder_lead(maintenance),
                            deliveries=notify.delivery_counts(u.id for u in maintenance.updates))
 
 
@@ -257,7 +257,7 @@ def maintenance_list() -> str:
 def new_maintenance() -> Page:
     """Schedule a maintenance window."""
     form = MaintenanceForm()
-    form.set_components(_components_in_page_order())
+    form.set_components(components_in_page_order())
     if not form.validate_on_submit():
         return invalid("admin/maintenance_form.html", form, maintenance=None)
     try:
@@ -282,7 +282,7 @@ def edit_maintenance(incident_id: int) -> Page:
     maintenance = _maintenance(incident_id)
     form = MaintenanceEditForm(obj=maintenance,
                                component_ids=[c.id for c in maintenance.components])
-    form.set_components(_components_in_page_order())
+    form.set_components(components_in_page_order())
     if not form.validate_on_submit():
         return invalid("admin/maintenance_form.html", form, maintenance=maintenance)
     try:
@@ -310,12 +310,13 @@ def post_maintenance_update(incident_id: int) -> Page:
 
 
 def _maintenance_step(incident_id: int, operation: Callable[..., Any],
-                      message: str) -> Page:
+                      message: str, *, with_body: bool = False) -> Page:
     maintenance = _maintenance(incident_id)
-    form = NotifyForm()  # a lone checkbox cannot be invalid; CSRFProtect checked the token
+    form = ResolveForm()  # a checkbox and a free text cannot be invalid; CSRF was checked
+    closing = {"body": form.body.data or None} if with_body else {}
     try:
         operation(maintenance, author=actor(),
-                  deliver_notifications=form.deliver_notifications.data)
+                  deliver_notifications=form.deliver_notifications.data, **closing)
     except DomainError as exc:
         report_refusal(exc)
         return _maintenance_page(maintenance), exc.status_code
@@ -331,7 +332,8 @@ def start_maintenance(incident_id: int) -> Page:
 @bp.post("/maintenance/<int:incident_id>/complete")
 def complete_maintenance(incident_id: int) -> Page:
     """Complete a maintenance now."""
-    return _maintenance_step(incident_id, inc.resolve_incident, "Maintenance completed.")
+    return _maintenance_step(incident_id, inc.resolve_incident, "Maintenance completed.",
+                             with_body=True)
 
 
 @bp.route("/maintenance/<int:incident_id>/cancel", methods=["GET", "POST"])

@@ -9,7 +9,7 @@ from typing import Any
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ... import devmail, subscriber_csv
+from ... import audience, devmail, subscriber_csv
 from ... import incidents as inc
 from ... import notifications as notify
 from ... import subscriptions as subs
@@ -57,7 +57,7 @@ def subscribers() -> str:
     found = subs.list_subscribers(query, limit=SUBSCRIBERS_PER_PAGE + 1,
                                   offset=(page_no - 1) * SUBSCRIBERS_PER_PAGE, actor=actor())
     return render_template(
-        "admin/subscribers.html", counts=subs.subscriber_counts(), query=query,
+        "admin/subscribers.html", counts=audience.subscriber_counts(), query=query,
         subscribers=found[:SUBSCRIBERS_PER_PAGE], more=len(found) > SUBSCRIBERS_PER_PAGE,
         page_no=page_no, import_form=SubscriberImportForm(formdata=None))
 
@@ -130,7 +130,7 @@ def import_subscribers() -> Page:
 def reach() -> Response | tuple[Response, int]:
     """How many subscribers an update about these components would reach (JSON)."""
     try:
-        count = subs.count_reach(request.args.getlist("component"))
+        count = audience.count_reach(request.args.getlist("component"))
     except DomainError as exc:
         return json_error(exc.status_code, "Unprocessable Entity", exc.message, exc.field)
     return jsonify(reach=count)

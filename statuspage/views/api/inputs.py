@@ -31,6 +31,7 @@ from pydantic import (
 from ... import components as comp
 from ... import incidents as inc
 from ...dbtypes import parse_id
+from ...languages import DEFAULT_LANGUAGE, LANGUAGES
 from ...validation import NotFound, ValidationError
 from ...vocabulary import ComponentStatus, Impact, IncidentKind, IncidentStatus, MaintenanceStatus
 from .bodies import check
@@ -395,12 +396,17 @@ class PostmortemInput(Input):
         return (self.body_draft if "body_draft" in self.model_fields_set else self.body) or ""
 
 
+LanguageText = _choice(LANGUAGES)
+
+
 class SubscriberInput(Input):
-    """An email subscriber, its components (groups as g3) and whether to skip confirming."""
+    """An email subscriber, its components (groups as g3), whether to skip confirming, and the
+    language of its emails."""
 
     email: Text = Field(None, json_schema_extra={"format": "email"})
     component_ids: Ids = Field(default_factory=list)
     skip_confirmation_notification: Flag = False
+    language: LanguageText = Field(None, description="The language of its emails (en, pl).")
 
     def add_args(self) -> dict[str, Any]:
         """What ``add_subscriber`` takes: components and groups apart."""
@@ -408,7 +414,14 @@ class SubscriberInput(Input):
         return {"email": self.email or "",
                 "component_ids": [i for i in self.component_ids if i not in groups],
                 "group_ids": [group_key(i, "component_ids") for i in groups],
-                "confirmed": self.skip_confirmation_notification}
+                "confirmed": self.skip_confirmation_notification,
+                "language": self.language or DEFAULT_LANGUAGE}
+
+
+class SubscriberChangeInput(Input):
+    """What may change of a subscriber through the API: the language of its emails."""
+
+    language: LanguageText = Field(None, description="The language of its emails (en, pl).")
 
 
 # --- query strings ------------------------------------------------------------------------------

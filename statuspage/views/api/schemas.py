@@ -393,6 +393,7 @@ class Subscriber(Shape):
     mode: Literal["email"] = "email"
     email: str = Field(json_schema_extra={"format": "email"})
     components: list[str]
+    language: str = Field(description="The language of its emails (en, pl).")
     quarantined_at: Timestamp | None
     purge_at: Timestamp | None
     created_at: Timestamp
@@ -409,6 +410,7 @@ class Subscriber(Shape):
             purge_at = ((subscriber.link_sent_at or subscriber.created_at)
                         + subs.confirm_max_age())
         return cls(id=str(subscriber.id), email=subscriber.email, components=chosen,
+                   language=subscriber.language,
                    quarantined_at=subscriber.quarantined_at, purge_at=purge_at,
                    created_at=subscriber.created_at)
 

@@ -43,6 +43,7 @@ from .inputs import (
     PageInput,
     Paging,
     PostmortemInput,
+    SubscriberChangeInput,
     SubscriberInput,
     group_key,
 )
@@ -470,6 +471,16 @@ def create_subscriber() -> Answer:
 def get_subscriber(subscriber_id: str) -> Answer:
     """One subscriber."""
     return Subscriber.of(subs.show_subscriber(subscriber_id, actor=_actor()), Context.build())
+
+
+@route(f"{PAGE}/subscribers/<subscriber_id>", "PATCH", "PUT", response=Subscriber,
+       body=Body("subscriber", SubscriberChangeInput))
+def change_subscriber(subscriber_id: str) -> Answer:
+    """Change the language of a subscriber's emails."""
+    fields = read(SubscriberChangeInput, "subscriber")
+    subscriber = subs.change_subscriber(subs.get_subscriber(subscriber_id), actor=_actor(),
+                                        **fields.given())
+    return Subscriber.of(subscriber, Context.build())
 
 
 @route(f"{PAGE}/subscribers/<subscriber_id>", "DELETE", response=Subscriber)
