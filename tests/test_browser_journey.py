@@ -116,7 +116,7 @@ WORDS = {
         "choose": "Wybierz powiadomienia", "some": "Tylko zaznaczone usługi", "save": "Zapisz",
         "inbox": "Sprawdź skrzynkę odbiorczą", "confirm_subject": "Potwierdź subskrypcję",
         "confirm": "Potwierdź subskrypcję", "confirmed": "Subskrypcja została potwierdzona.",
-        "update_subject": "Wolne API - Zidentyfikowano", "manage": "Zarządzaj subskrypcją",
+        "update_status": "Zidentyfikowano", "manage": "Zarządzaj subskrypcją",
         "saved": "Wybór został zapisany.", "leave": "Zrezygnuj ze wszystkich powiadomień",
         "unsubscribe": "Zrezygnuj z subskrypcji", "left": "Subskrypcja została anulowana",
         "language": "Język wiadomości", "english_words": r"\b(Subscribe|Confirm|Unsubscribe|"
@@ -128,7 +128,7 @@ WORDS = {
         "choose": "Choose your updates", "some": "Only the components I tick", "save": "Save",
         "inbox": "Check your inbox", "confirm_subject": "Confirm your subscription",
         "confirm": "Confirm subscription", "confirmed": "Your subscription is confirmed.",
-        "update_subject": "Wolne API - Identified", "manage": "Manage your subscription",
+        "update_status": "Identified", "manage": "Manage your subscription",
         "saved": "Your choice is saved.", "leave": "Unsubscribe from all updates",
         "unsubscribe": "Unsubscribe", "left": "You are unsubscribed",
         "language": "Language of the emails", "english_words": None,
@@ -204,7 +204,9 @@ def test_the_whole_subscription_journey_reads_in_the_visitors_language(
     incidents.post_update(slow, status="identified", body=None)
     scheduler.run_once(app)
     [update] = smtp.to("reader@example.com")
-    assert update["Subject"] == f"[Acme] {words['update_subject']}"
+    # One subject per incident, so mail clients thread it; the status leads the body.
+    assert update["Subject"] == "[Acme] Wolne API"
+    assert body_of(update).startswith(f"{words['update_status']} - ")
     assert words["manage"] in body_of(update)
     if words["english_words"]:
         assert not re.search(words["english_words"], prose(update)), prose(update)

@@ -160,6 +160,10 @@ def test_the_emailed_link_shows_the_choice_and_the_button_activates_exactly_it(
     assert shown.status_code == 200 and "Confirm subscription" in html
     assert "<li>API</li>" in html and "<li>Web portal</li>" in html and "SFTP" not in html
     assert state() == before  # looking is not confirming
+    # A page behind a signed link: never kept, never a Referer, nothing inline.
+    assert shown.headers["Referrer-Policy"] == "no-referrer"
+    assert "no-store" in shown.headers["Cache-Control"]
+    assert not re.search(r"<script>|<style|\sstyle=|\son[a-z]+=", html)
     request_id = re.search(r'name="request_id" type="hidden" value="(\d+)"', html).group(1)
 
     response = actions.post(link, {"request_id": request_id})

@@ -92,6 +92,9 @@ def serving(app: Flask, port: int) -> Iterator[str]:
 
 def email_html(app: Flask, language: str) -> str:
     """The newest update of the open incident, as a subscriber in ``language`` receives it."""
+    import email
+    import email.policy
+
     import sqlalchemy as sa
 
     from statuspage import emails, subscriptions
@@ -109,9 +112,10 @@ def email_html(app: Flask, language: str) -> str:
         db.session.flush()
         delivery = Delivery(kind=DeliveryKind.INCIDENT_UPDATE, notice_id=notice.id,
                             subscriber_id=subscriber.id, to_address=subscriber.email, id=0)
-        html = emails.render_delivery(delivery).html
+        raw, _message_id = emails.render_delivery(delivery)
         db.session.rollback()
-    return html
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    return message.get_body(preferencelist=("html",)).get_content()
 
 
 def _photograph(browser: Any, base: str, shot: Shot, target: Path) -> None:
