@@ -7,8 +7,9 @@ Accept-Encoding (and, for a page for people, the same language), is answered wit
 without routing, sessions or hooks: a check that the edition is still the current one
 (``PageCache.kept``, in memory) and a dict lookup or two. The language is decided as Flask
 decides it (``languages.negotiate`` of the query's ``lang``, the ``lang`` cookie and
-Accept-Language, each parse kept per header text), and an answer is kept only when Flask chose
-the language the fast lane would, so a replay never speaks another language than Flask. Anything
+Accept-Language, the last two parsed once per header text), and an answer is kept only when
+Flask chose the language the fast lane would, so a replay never speaks another language than
+Flask. Anything
 else (another method, Range, If-Modified-Since alone, a stale or new edition, a refresher that
 cannot confirm the version) goes through Flask as usual, which records the new answer.
 """
