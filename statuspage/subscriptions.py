@@ -1,33 +1,34 @@
-"""Email subscribers, their component choice, and the signed links that act for them.
+"""Subscribers of every channel, their component choice and preferences, and signed links.
 
-A subscriber is confirmed only when they save a choice through the link emailed to them, so an
-address nobody controls never receives notifications. Links are itsdangerous signatures over
+One table for every way of following the page: email, webhook (an endpoint and a contact
+email), Slack and Microsoft Teams (an incoming-webhook URL). A subscription may be scoped to
+one incident, and then ends by itself once its resolution has been announced. A subscriber is
+confirmed only when they save a choice through the link sent to them, so an address nobody
+controls never receives notifications. Links are itsdangerous signatures over
 the subscriber's id and token version, salted per purpose: a confirm link cannot unsubscribe,
 and bumping the version kills every link a subscriber was ever sent.
 """
 
 from __future__ import annotations
 
-import csv
 import enum
-import io
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import components as comp
 from .audit import add_audit_entry
 from .components import Component, ComponentGroup
-from .dbtypes import UTCDateTime, as_utc, parse_id, utcnow
+from .dbtypes import UTCDateTime, as_utc, enum_column, parse_id, utcnow
 from .extensions import db
-from .outbox import Delivery, DeliveryKind, DeliveryStatus, add_delivery
+from .outbox import Channel, Delivery, DeliveryKind, DeliveryStatus, add_delivery
 from .validation import (
     ADDRESS_MAX,
     Conflict,
@@ -36,6 +37,9 @@ from .validation import (
     ValidationError,
     normalise_email,
 )
+from .vocabulary import Impact
+
+ENDPOINT_MAX = 2000
 
 # A second request for the same address within this time sends nothing more, so the form
 # cannot be used to flood someone's inbox.
@@ -86,11 +90,34 @@ subscriber_component = sa.Table(
 
 class Subscriber(db.Model):
     __tablename__ = "subscriber"
+    __table_args__ = (
+        # One page-wide email subscription per address; webhook contacts and followers of
+        # single incidents may share it.
+        sa.Index("uq_subscriber_email", "email", unique=True,
+                 sqlite_where=sa.text("channel = 'email' AND incident_id IS NULL"),
+                 postgresql_where=sa.text("channel = 'email' AND incident_id IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(sa.String(ADDRESS_MAX), unique=True)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"),
+                                             default=Channel.EMAIL)
+    # The address for email; the contact for a webhook; none for Slack and Teams.
+    email: Mapped[str | None] = mapped_column(sa.String(ADDRESS_MAX))
+    endpoint: Mapped[str | None] = mapped_column(sa.String(ENDPOINT_MAX), index=True)
+    # Signs every webhook request (HMAC-SHA256), so the receiver knows it comes from us.
+    secret: Mapped[str | None] = mapped_column(sa.String(64))
+    # Set: a subscription to this one incident, ended (ended_at) after its resolution.
+    incident_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # True: every component, including those added later. False: exactly ``components``.
     all_components: Mapped[bool] = mapped_column(default=False)
+    # Preferences: what to hear about, and from which impact on.
+    notify_incidents: Mapped[bool] = mapped_column(default=True)
+    notify_maintenance: Mapped[bool] = mapped_column(default=True)
+    min_impact: Mapped[Impact] = mapped_column(enum_column(Impact, "min_impact"),
+                                               default=Impact.NONE)
+    component_events: Mapped[bool] = mapped_column(default=True)  # webhooks only
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Random, not 1: SQLite reuses the id of a deleted row, and a new subscriber starting at
     # version 1 would make the links of a deleted one with that id valid again.
@@ -99,9 +126,11 @@ class Subscriber(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When the last confirm or manage link was queued (resend cooldown; unconfirmed purge).
     link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Quarantined (an address that bounces) or disabled (an endpoint that keeps failing).
     quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failure: Mapped[str | None] = mapped_column(sa.Text)
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures_in_a_row: Mapped[int] = mapped_column(default=0)
 
     components: Mapped[list[Component]] = relationship(
         secondary=subscriber_component, order_by=Component.position)
@@ -113,6 +142,11 @@ class Subscriber(db.Model):
     @property
     def quarantined(self) -> bool:
         return self.quarantined_at is not None
+
+    @property
+    def target(self) -> str:
+        """Where its messages go, as ops read it: the address or the endpoint."""
+        return self.email if self.channel is Channel.EMAIL else (self.endpoint or "")
 
 
 # --- addresses and links ----------------------------------------------------------------------
@@ -180,13 +214,20 @@ def get_subscriber(subscriber_id: Any) -> Subscriber:
     return subscriber
 
 
+def page_email_subscriber(address: str) -> sa.Select[tuple[Subscriber]]:
+    """The page-wide email subscription of a normalised address (at most one)."""
+    return sa.select(Subscriber).where(Subscriber.email == address,
+                                       Subscriber.channel == Channel.EMAIL,
+                                       Subscriber.incident_id.is_(None))
+
+
 def find_subscriber(email: str) -> Subscriber | None:
-    """The subscriber with this address (any spelling of it), if any."""
+    """The page-wide email subscriber with this address (any spelling of it), if any."""
     try:
         address = normalise_email(email)
     except ValidationError:
         return None
-    return db.session.scalar(sa.select(Subscriber).where(Subscriber.email == address))
+    return db.session.scalar(page_email_subscriber(address))
 
 
 def search_subscribers(query: str = "", *, limit: int = 100, offset: int = 0
@@ -196,7 +237,8 @@ def search_subscribers(query: str = "", *, limit: int = 100, offset: int = 0
     text = (query or "").strip().lower()
     if text:
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(Subscriber.email.like(f"%{escaped}%", escape="\\"))
+        stmt = stmt.where(sa.or_(Subscriber.email.like(f"%{escaped}%", escape="\\"),
+                                 Subscriber.endpoint.like(f"%{escaped}%", escape="\\")))
     return list(db.session.scalars(stmt.limit(limit).offset(offset)))
 
 
@@ -217,42 +259,21 @@ def subscriber_counts() -> SubscriberCounts:
     return SubscriberCounts(confirmed, unconfirmed, quarantined)
 
 
-def reach_condition(component_ids: Iterable[int]) -> sa.ColumnElement[bool]:
-    """Confirmed, non-quarantined subscribers whose choice covers any of ``component_ids``.
-
-    No components at all means the announcement concerns the whole page: everyone.
-    """
-    ids = sorted({int(c) for c in component_ids})
-    condition = sa.and_(Subscriber.confirmed_at.is_not(None),
-                        Subscriber.quarantined_at.is_(None))
-    if ids:
-        chose_one = sa.exists().where(
-            subscriber_component.c.subscriber_id == Subscriber.id,
-            subscriber_component.c.component_id.in_(ids))
-        condition = sa.and_(condition, sa.or_(Subscriber.all_components.is_(True), chose_one))
-    return condition
-
-
-def count_reach(component_ids: Iterable[Any]) -> int:
-    """How many subscribers an announcement about these components would reach."""
-    ids = [parse_id(c) for c in component_ids]
-    if None in ids:
-        raise ValidationError("Unknown component.", "components")
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(Subscriber).where(reach_condition(ids))) or 0
-
-
 # --- operations -------------------------------------------------------------------------------
 
-def _queue_link(subscriber: Subscriber, now: datetime, *, force: bool = False) -> bool:
-    """Queue a confirm link (unconfirmed) or a manage link (confirmed). No commit."""
+def queue_link(subscriber: Subscriber, now: datetime, *, force: bool = False) -> bool:
+    """Queue a confirm link (unconfirmed) or a manage link (confirmed) in the caller's
+    transaction (never commits): by email, or posted to the Slack or Teams channel itself."""
     if subscriber.quarantined:
         return False
     if (not force and subscriber.link_sent_at is not None
             and now - subscriber.link_sent_at < LINK_RESEND_COOLDOWN):
         return False
     kind = DeliveryKind.MANAGE if subscriber.confirmed else DeliveryKind.CONFIRM
-    add_delivery(kind, subscriber.email, subscriber_id=subscriber.id, now=now)
+    chat = subscriber.channel in (Channel.SLACK, Channel.TEAMS)
+    add_delivery(kind, (subscriber.endpoint if chat else subscriber.email) or "",
+                 subscriber_id=subscriber.id,
+                 channel=subscriber.channel if chat else Channel.EMAIL, now=now)
     subscriber.link_sent_at = now
     return True
 
@@ -266,7 +287,7 @@ def subscribe(email: str, *, now: datetime | None = None) -> str:
     """
     now = now or utcnow()
     address = normalise_email(email)
-    subscriber = db.session.scalar(sa.select(Subscriber).where(Subscriber.email == address))
+    subscriber = db.session.scalar(page_email_subscriber(address))
     if subscriber is None:
         subscriber = Subscriber(email=address, created_at=now, updated_at=now)
         db.session.add(subscriber)
@@ -276,7 +297,7 @@ def subscribe(email: str, *, now: datetime | None = None) -> str:
             # The same address arrived twice at once; the other request queued the link.
             db.session.rollback()
             return address
-    _queue_link(subscriber, now)
+    queue_link(subscriber, now)
     db.session.commit()
     return address
 
@@ -286,7 +307,7 @@ def resend_link(token: str, *, purpose: TokenPurpose | str = TokenPurpose.CONFIR
     """Send a fresh link for a genuine link that has expired; does nothing for a forged one."""
     now = now or utcnow()
     subscriber = _expired_token_subscriber(TokenPurpose(purpose), token)
-    if subscriber is not None and _queue_link(subscriber, now):
+    if subscriber is not None and queue_link(subscriber, now):
         db.session.commit()
 
 
@@ -296,8 +317,8 @@ def resend_confirmation(subscriber: Subscriber, *, actor: str | None = None,
     now = now or utcnow()
     if subscriber.quarantined:
         raise ValidationError("This address is quarantined; clear it first.", "subscriber_id")
-    _queue_link(subscriber, now, force=True)
-    add_audit_entry(actor, "subscriber.resend", "subscriber", subscriber.id, subscriber.email)
+    queue_link(subscriber, now, force=True)
+    add_audit_entry(actor, "subscriber.resend", "subscriber", subscriber.id, subscriber.target)
     db.session.commit()
     return subscriber
 
@@ -319,13 +340,57 @@ def _chosen_components(component_ids: Iterable[Any], group_ids: Iterable[Any]
     return list(chosen.values())
 
 
+@dataclass(frozen=True)
+class Preferences:
+    """What a subscriber wants to hear: incidents, maintenance, from which impact, and (for
+    webhooks) component status events."""
+
+    notify_incidents: bool = True
+    notify_maintenance: bool = True
+    min_impact: Impact = Impact.NONE
+    component_events: bool = True
+
+
+IMPACT_THRESHOLDS = (Impact.NONE, Impact.MINOR, Impact.MAJOR, Impact.CRITICAL)
+
+
+def check_preferences(preferences: Preferences) -> Preferences:
+    """The preferences, or ValidationError when they would hear nothing at all."""
+    if not (preferences.notify_incidents or preferences.notify_maintenance):
+        raise ValidationError("Choose incidents, maintenance, or both.", "notify")
+    if Impact(preferences.min_impact) not in IMPACT_THRESHOLDS:
+        raise ValidationError("Unknown impact threshold.", "min_impact")
+    return preferences
+
+
+def apply_preferences(subscriber: Subscriber, preferences: Preferences) -> None:
+    """Write checked preferences onto the subscriber in the caller's transaction (never
+    commits)."""
+    check_preferences(preferences)
+    subscriber.notify_incidents = preferences.notify_incidents
+    subscriber.notify_maintenance = preferences.notify_maintenance
+    subscriber.min_impact = Impact(preferences.min_impact)
+    subscriber.component_events = preferences.component_events
+
+
+def preferences_of(subscriber: Subscriber) -> Preferences:
+    """The subscriber's preferences as they stand."""
+    return Preferences(subscriber.notify_incidents, subscriber.notify_maintenance,
+                       subscriber.min_impact, subscriber.component_events)
+
+
 def choose(
     subscriber: Subscriber, *, all_components: bool, component_ids: Iterable[Any] = (),
-    group_ids: Iterable[Any] = (), now: datetime | None = None,
+    group_ids: Iterable[Any] = (), preferences: Preferences | None = None,
+    now: datetime | None = None,
 ) -> Subscriber:
     """Save what the subscriber wants to hear about; this confirms the subscription."""
     now = now or utcnow()
-    if all_components:
+    if preferences is not None:
+        apply_preferences(subscriber, preferences)
+    if subscriber.incident_id is not None:
+        pass  # following one incident: the incident is the choice
+    elif all_components:
         subscriber.all_components = True
         subscriber.components = []
     else:
@@ -356,7 +421,7 @@ def unsubscribe(subscriber: Subscriber, *, actor: str | None = None) -> None:
     """Remove the subscriber; emails still queued for them are cancelled, not sent."""
     _cancel_queued([subscriber.id], "The subscriber unsubscribed.")
     if actor is not None:
-        add_audit_entry(actor, "subscriber.remove", "subscriber", subscriber.id, subscriber.email)
+        add_audit_entry(actor, "subscriber.remove", "subscriber", subscriber.id, subscriber.target)
     db.session.delete(subscriber)
     db.session.commit()
 
@@ -367,7 +432,7 @@ def revoke_links(subscriber: Subscriber, *, actor: str | None = None) -> Subscri
     subscriber.updated_at = utcnow()
     if actor is not None:
         add_audit_entry(actor, "subscriber.revoke_links", "subscriber", subscriber.id,
-                subscriber.email)
+                subscriber.target)
     db.session.commit()
     return subscriber
 
@@ -376,7 +441,8 @@ def clear_quarantine(subscriber: Subscriber, *, actor: str | None = None) -> Sub
     """Let a quarantined address receive email again."""
     subscriber.quarantined_at = None
     subscriber.updated_at = utcnow()
-    add_audit_entry(actor, "subscriber.unquarantine", "subscriber", subscriber.id, subscriber.email)
+    add_audit_entry(actor, "subscriber.unquarantine", "subscriber", subscriber.id,
+                    subscriber.target)
     db.session.commit()
     return subscriber
 
@@ -412,88 +478,8 @@ def add_subscriber(
     db.session.add(subscriber)
     db.session.flush()
     if not confirmed:
-        _queue_link(subscriber, now, force=True)
+        queue_link(subscriber, now, force=True)
     add_audit_entry(actor, "subscriber.add", "subscriber", subscriber.id,
             f"{address} ({'confirmed' if confirmed else 'to confirm'})")
     db.session.commit()
     return subscriber
-
-
-# --- CSV import and export --------------------------------------------------------------------
-
-@dataclass
-class ImportResult:
-    added: list[str] = field(default_factory=list)
-    existing: list[str] = field(default_factory=list)
-    invalid: list[tuple[int, str]] = field(default_factory=list)  # (line number, text)
-
-
-def import_subscribers(
-    text: str, *, confirmed: bool = False, actor: str | None = None,
-    now: datetime | None = None,
-) -> ImportResult:
-    """Add the addresses of a CSV (first column); known addresses are left as they are.
-
-    Imported addresses get a confirmation email, unless ``confirmed`` says ops already have
-    their consent; those are confirmed to all components.
-    """
-    now = now or utcnow()
-    result = ImportResult()
-    seen: set[str] = set()
-    for line_number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        raw = row[0].strip() if row else ""
-        if not raw or (line_number == 1 and raw.lower() in {"email", "address"}):
-            continue
-        try:
-            address = normalise_email(raw)
-        except ValidationError:
-            result.invalid.append((line_number, raw[:ADDRESS_MAX]))
-            continue
-        if address in seen or find_subscriber(address) is not None:
-            result.existing.append(address)
-            continue
-        seen.add(address)
-        subscriber = Subscriber(email=address, created_at=now, updated_at=now,
-                                all_components=confirmed,
-                                confirmed_at=now if confirmed else None)
-        db.session.add(subscriber)
-        db.session.flush()
-        if not confirmed:
-            _queue_link(subscriber, now)
-        result.added.append(address)
-    add_audit_entry(actor, "subscriber.import", "subscriber", None,
-            f"{len(result.added)} added ({'confirmed' if confirmed else 'to confirm'}), "
-            f"{len(result.existing)} already known, {len(result.invalid)} invalid")
-    db.session.commit()
-    return result
-
-
-def _csv_cell(value: str) -> str:
-    # A spreadsheet would run a cell that starts like a formula.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
-def export_csv(*, actor: str | None = None) -> str:
-    """Every subscriber as CSV: address, confirmed, components, quarantined.
-
-    An export by a person is audited: it hands out every subscriber's address.
-    """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["email", "confirmed_at", "components", "quarantined_at", "created_at"])
-    subscribers = db.session.scalars(
-        sa.select(Subscriber).options(selectinload(Subscriber.components))
-        .order_by(Subscriber.id))
-    for s in subscribers:
-        chosen = "all" if s.all_components else "; ".join(c.name for c in s.components)
-        writer.writerow([
-            _csv_cell(s.email),
-            s.confirmed_at.isoformat() if s.confirmed_at else "",
-            _csv_cell(chosen),
-            s.quarantined_at.isoformat() if s.quarantined_at else "",
-            s.created_at.isoformat(),
-        ])
-    if actor is not None:
-        add_audit_entry(actor, "subscriber.export", "subscriber", None, "exported as CSV")
-        db.session.commit()
-    return out.getvalue()

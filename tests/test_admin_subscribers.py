@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from statuspage import notifications as notify
-from statuspage import scheduler
+from statuspage import scheduler, subscriber_csv
 from statuspage import subscriptions as subs
 from statuspage.audit import AuditEntry
 from statuspage.dbtypes import utcnow
@@ -29,7 +29,7 @@ def text(response: Any) -> str:
 
 def confirmed(*emails: str, component_ids: list[int] | None = None) -> list[Any]:
     """Subscribers confirmed as an import with consent makes them (no email involved)."""
-    subs.import_subscribers("\n".join(emails), confirmed=True)
+    subscriber_csv.import_subscribers("\n".join(emails), confirmed=True)
     people = [subs.find_subscriber(e) for e in emails]
     if component_ids is not None:
         people = [subs.choose(p, all_components=False, component_ids=component_ids)

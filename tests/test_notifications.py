@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from statuspage import incidents, scheduler
+from statuspage import audience, incidents, scheduler
 from statuspage import maintenance as maint
 from statuspage import notifications as notify
 from statuspage import subscriptions as subs
@@ -326,6 +326,6 @@ def test_count_reach_tells_ops_how_many_an_update_would_reach(three: Any, smtp: 
     join("api-fan@example.com", smtp, component_ids=[api.id])
     join("everything@example.com", smtp, all_components=True)
 
-    assert subs.count_reach([api.id]) == 2
-    assert subs.count_reach([web.id]) == 1
-    assert subs.count_reach([]) == 2
+    assert audience.count_reach([api.id]) == 2
+    assert audience.count_reach([web.id]) == 1
+    assert audience.count_reach([]) == 2

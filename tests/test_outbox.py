@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from statuspage import emails, incidents
+from statuspage import audience, emails, incidents
 from statuspage import notifications as notify
 from statuspage import subscriptions as subs
 from statuspage.channels import smtp as smtp_channel
@@ -133,7 +133,7 @@ def test_a_550_fails_after_the_retry_limit_and_quarantines_the_address(
     subscriber = subs.find_subscriber("reader2@example.com")
     assert subscriber.quarantined and "550" in subscriber.last_failure
     assert subs.subscriber_counts().quarantined == 1
-    assert subs.count_reach([]) == 2
+    assert audience.count_reach([]) == 2
     assert len(smtp.to("reader2@example.com")) == 0
 
 

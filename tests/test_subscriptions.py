@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from statuspage import audience, subscriber_csv
 from statuspage import subscriptions as subs
 from statuspage.dbtypes import utcnow
 from statuspage.extensions import db as _db
@@ -152,15 +153,15 @@ def test_choosing_components_confirms_and_a_group_counts_as_its_members(
     assert {c.id for c in subscriber.components} == {api.id, web.id, billing.id}
     # A member added to the group later is not added to this choice silently.
     make_component("Search", group_id=group.id)
-    assert subs.count_reach([api.id]) == 1
+    assert audience.count_reach([api.id]) == 1
     search = [c for c in group.components if c.name == "Search"][0]
-    assert subs.count_reach([search.id]) == 0
+    assert audience.count_reach([search.id]) == 0
 
 
 def test_an_all_components_subscriber_is_reached_by_components_added_later(
         subscriber: Any, make_component: Any) -> None:
     later = make_component("Added later")
-    assert subs.count_reach([later.id]) == 1
+    assert audience.count_reach([later.id]) == 1
 
 
 @pytest.mark.parametrize("choice", [
@@ -217,7 +218,7 @@ def test_importing_addresses_asks_each_to_confirm_unless_told_they_consented(
         subscriber: Any) -> None:
     text = "email\nnew@example.com\nreader@example.com\nnot an address\nNEW@example.com\n"
 
-    result = subs.import_subscribers(text, actor="ops@example.com")
+    result = subscriber_csv.import_subscribers(text, actor="ops@example.com")
 
     assert result.added == ["new@example.com"]
     assert result.existing == ["reader@example.com", "new@example.com"]
@@ -225,7 +226,7 @@ def test_importing_addresses_asks_each_to_confirm_unless_told_they_consented(
     assert not subs.find_subscriber("new@example.com").confirmed
     assert [d.to_address for d in deliveries(DeliveryKind.CONFIRM)][-1] == "new@example.com"
 
-    subs.import_subscribers("consented@example.com\n", confirmed=True, actor="ops")
+    subscriber_csv.import_subscribers("consented@example.com\n", confirmed=True, actor="ops")
     consented = subs.find_subscriber("consented@example.com")
     assert consented.confirmed and consented.all_components
     assert "consented@example.com" not in [d.to_address for d in deliveries()]
@@ -238,7 +239,7 @@ def test_the_export_lists_every_subscriber_without_spreadsheet_formulas(
     subs.choose(subs.find_subscriber("=cmd@example.com"), all_components=False,
                 component_ids=[api.id])
 
-    lines = subs.export_csv().splitlines()
+    lines = subscriber_csv.export_csv().splitlines()
 
     assert lines[0] == "email,confirmed_at,components,quarantined_at,created_at"
     assert lines[1].startswith("'=cmd@example.com,20")

@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from statuspage import ROOT
-from statuspage import subscriptions as subs
+from statuspage import ROOT, subscriber_csv
 from statuspage.extensions import db as _db
 from statuspage.incidents import open_incident
 from statuspage.outbox import Delivery, DeliveryStatus
@@ -114,7 +113,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_at_most_that_batch(
         db: Any, holding_smtp: _HoldingRecorder, start_worker: Any) -> None:
     deadline = time.monotonic() + DEADLINE
     addresses = [f"reader{n:03}@example.com" for n in range(SUBSCRIBERS)]
-    subs.import_subscribers("\n".join(addresses), confirmed=True)
+    subscriber_csv.import_subscribers("\n".join(addresses), confirmed=True)
     open_incident("Payments are failing", body="We are investigating.")
 
     first = start_worker("first")

@@ -7,12 +7,11 @@ from typing import Any
 
 from flask import flash, render_template, request, url_for
 
+from ... import audience, history, postmortems
 from ... import components as comp
-from ... import history, postmortems
 from ... import incidents as inc
 from ... import maintenance as maint
 from ... import notifications as notify
-from ... import subscriptions as subs
 from ...components import Component, ComponentGroup
 from ...incidents import Incident
 from ...validation import DomainError
@@ -77,7 +76,9 @@ def _incident_page(incident: Incident, *, update_form: Any = None,
     return render_template("admin/incident.html", incident=incident, form=update_form,
                            postmortem_form=postmortem_form, tree=comp.component_tree(),
                            notify_form=NotifyForm(formdata=None), announced=announced,
-                           reach=subs.count_reach([*announced, *update_form.component_changes()]),
+                           reach=audience.count_reach(
+                               [*announced, *update_form.component_changes()],
+                               impact=incident.impact, incident_id=incident.id),
                            deliveries=notify.delivery_counts(u.id for u in incident.updates))
 
 
@@ -95,7 +96,7 @@ def new_incident() -> Page:
     """Open an incident with its first update."""
     form = new_incident_form(_components_in_page_order())
     context = {"tree": comp.component_tree(), "announced": [],
-               "reach": subs.count_reach(form.component_changes())}
+               "reach": audience.count_reach(form.component_changes())}
     if not form.validate_on_submit():
         return invalid("admin/incident_new.html", form, **context)
     try:

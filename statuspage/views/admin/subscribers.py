@@ -9,7 +9,7 @@ from typing import Any
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ... import devmail
+from ... import audience, devmail, subscriber_csv
 from ... import incidents as inc
 from ... import notifications as notify
 from ... import subscriptions as subs
@@ -98,7 +98,7 @@ def remove_subscriber(subscriber_id: int) -> Page:
 def export_subscribers() -> Response:
     """Every subscriber as a CSV download (audited: it is personal data)."""
     filename = f"subscribers-{utcnow():%Y-%m-%d}.csv"
-    return Response(subs.export_csv(actor=actor()), mimetype="text/csv", headers={
+    return Response(subscriber_csv.export_csv(actor=actor()), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{filename}"',
         "Cache-Control": "no-store"})
 
@@ -113,7 +113,7 @@ def import_subscribers() -> Page:
     text = form.csv_text()
     if text is None:
         return render_template("admin/subscribers_import.html", form=form, result=None), 422
-    result = subs.import_subscribers(text, confirmed=form.confirmed.data, actor=actor())
+    result = subscriber_csv.import_subscribers(text, confirmed=form.confirmed.data, actor=actor())
     what = "confirmed subscribers" if form.confirmed.data else "addresses to confirm by email"
     flash(f"Imported {len(result.added)} {what}.", SUCCESS if result.added else INFO)
     return render_template("admin/subscribers_import.html",
@@ -125,7 +125,7 @@ def import_subscribers() -> Page:
 def reach() -> Response | tuple[Response, int]:
     """How many subscribers an update about these components would reach (JSON)."""
     try:
-        count = subs.count_reach(request.args.getlist("component"))
+        count = audience.count_reach(request.args.getlist("component"))
     except DomainError as exc:
         return json_error(exc.status_code, "Unprocessable Entity", exc.message, exc.field)
     return jsonify(reach=count)
