@@ -195,12 +195,14 @@ class Prepared:
     host: str
     list_unsubscribe: bool
     created: float
+    # The email that says an endpoint was disabled goes to its contact all the same.
+    despite_quarantine: bool = False
 
     def personalise(self, item: Addressed) -> tuple[bytes, str]:
         """The message for one recipient, and its Message-ID."""
         if item.subscriber_id is None or item.token_version is None:
             raise Undeliverable("The subscriber of this email no longer exists.")
-        if item.quarantined:
+        if item.quarantined and not self.despite_quarantine:
             raise Undeliverable("The address is quarantined after repeated permanent failures.")
         if not item.to_address.isascii():
             raise Undeliverable("The address needs SMTPUTF8, which this sender does not use.")
@@ -232,6 +234,10 @@ def prepare(kind: DeliveryKind, notice_id: int | None, language: str,
         subject = "Confirm your subscription"
     elif kind is DeliveryKind.MANAGE:
         subject = "Manage your subscription"
+    elif kind is DeliveryKind.ENDPOINT_DISABLED:
+        values.update(failures=current_app.config["WEBHOOK_DISABLE_AFTER_FAILURES"],
+                      timeout=current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
+        subject = "Your webhook is disabled"
     else:
         _notice, incident, update = _notice_parts(notice_id)
         with force_locale(language):
@@ -249,7 +255,8 @@ def prepare(kind: DeliveryKind, notice_id: int | None, language: str,
     template.build(headers, text, markup)
     return Prepared(template, purposes, {p: _link_prefix(_LINKS[p][1]) for p in purposes},
                     page.page_code, links.host(),
-                    kind not in (DeliveryKind.CONFIRM, DeliveryKind.MANAGE), time.monotonic())
+                    kind in (DeliveryKind.INCIDENT_UPDATE, DeliveryKind.MAINTENANCE_REMINDER),
+                    time.monotonic(), kind is DeliveryKind.ENDPOINT_DISABLED)
 
 
 class Renderer:

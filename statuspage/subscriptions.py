@@ -232,8 +232,9 @@ def find_subscriber(email: str) -> Subscriber | None:
 
 def search_subscribers(query: str = "", *, limit: int = 100, offset: int = 0
                        ) -> list[Subscriber]:
-    """Subscribers whose address contains ``query``, newest first."""
-    stmt = sa.select(Subscriber).order_by(Subscriber.created_at.desc(), Subscriber.id.desc())
+    """Page-wide subscribers whose address or endpoint contains ``query``, newest first."""
+    stmt = (sa.select(Subscriber).where(Subscriber.incident_id.is_(None))
+            .order_by(Subscriber.created_at.desc(), Subscriber.id.desc()))
     text = (query or "").strip().lower()
     if text:
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -323,8 +324,9 @@ def resend_confirmation(subscriber: Subscriber, *, actor: str | None = None,
     return subscriber
 
 
-def _chosen_components(component_ids: Iterable[Any], group_ids: Iterable[Any]
-                       ) -> list[Component]:
+def chosen_components(component_ids: Iterable[Any], group_ids: Iterable[Any]
+                      ) -> list[Component]:
+    """The components these ids and groups name; ValidationError for an unknown one."""
     chosen: dict[int, Component] = {}
     for raw in group_ids:
         group = comp.find(ComponentGroup, raw)
@@ -394,7 +396,7 @@ def choose(
         subscriber.all_components = True
         subscriber.components = []
     else:
-        chosen = _chosen_components(component_ids, group_ids)
+        chosen = chosen_components(component_ids, group_ids)
         if not chosen:
             raise ValidationError("Choose at least one component, or all components.",
                                   "components")
@@ -402,6 +404,9 @@ def choose(
         subscriber.components = chosen
     if subscriber.confirmed_at is None:
         subscriber.confirmed_at = now
+    if subscriber.channel is not Channel.EMAIL and subscriber.quarantined:
+        # The endpoint's owner turns it back on from the link the disabling email carried.
+        subscriber.quarantined_at, subscriber.failures_in_a_row = None, 0
     subscriber.updated_at = now
     db.session.commit()
     return subscriber
@@ -471,7 +476,7 @@ def add_subscriber(
     address = normalise_email(email)
     if find_subscriber(address) is not None:
         raise Conflict("This address is subscribed already.", "email")
-    chosen = _chosen_components(component_ids, group_ids)
+    chosen = chosen_components(component_ids, group_ids)
     subscriber = Subscriber(email=address, created_at=now, updated_at=now,
                             all_components=not chosen, components=chosen,
                             confirmed_at=now if confirmed else None)

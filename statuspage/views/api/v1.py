@@ -22,7 +22,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import BaseModel
 
 from ... import components as comp
-from ... import history, postmortems, site, staff
+from ... import followers, history, postmortems, site, staff
 from ... import incidents as inc
 from ... import maintenance as maint
 from ... import subscriptions as subs
@@ -178,7 +178,7 @@ def never_cache(response: Response) -> Response:
     return response
 
 
-def _actor() -> str:
+def actor() -> str:
     key: staff.ApiKey = g.api_key
     return f"API key {key.name} ({key.prefix})"
 
@@ -205,7 +205,7 @@ def get_page() -> Answer:
 @route(PAGE, "PATCH", "PUT", response=PageV1, body=Body("page", PageInput))
 def update_page() -> Answer:
     """Change the page's name, address, time zone or support link."""
-    site.update_page_settings(actor=_actor(), **read(PageInput, "page").given())
+    site.update_page_settings(actor=actor(), **read(PageInput, "page").given())
     return PageV1.of()
 
 
@@ -223,7 +223,7 @@ def components() -> Answer:
 def create_component() -> Answer:
     """Create a component."""
     fields = read(ComponentInput, "component")
-    component = comp.create_component(actor=_actor(), **fields.create_args())
+    component = comp.create_component(actor=actor(), **fields.create_args())
     return ComponentV1.of(component, Context.build())
 
 
@@ -238,14 +238,14 @@ def get_component(component_id: str) -> Answer:
 def update_component(component_id: str) -> Answer:
     """Change a component (its status too: a change is kept in its history)."""
     component = comp.get_component(component_id)
-    comp.update_component(component, actor=_actor(), **read(ComponentInput, "component").given())
+    comp.update_component(component, actor=actor(), **read(ComponentInput, "component").given())
     return ComponentV1.of(component, Context.build())
 
 
 @route(f"{PAGE}/components/<component_id>", "DELETE", status=204)
 def delete_component(component_id: str) -> Answer:
     """Delete a component, unless an open incident or maintenance still names it."""
-    inc.delete_component(comp.get_component(component_id), actor=_actor())
+    inc.delete_component(comp.get_component(component_id), actor=actor())
     return None
 
 
@@ -274,7 +274,7 @@ def groups() -> Answer:
 def create_group() -> Answer:
     """Create a group of components, with its members."""
     fields = read(ComponentGroupInput, GROUP.resource, beside=GROUP.beside)
-    group = comp.create_group(actor=_actor(), **fields.create_args())
+    group = comp.create_group(actor=actor(), **fields.create_args())
     return ComponentGroupV1.of(group, Context.build())
 
 
@@ -290,7 +290,7 @@ def update_group(component_group_id: str) -> Answer:
     """Rename or describe a group, or set its members."""
     group = _group(component_group_id)
     fields = read(ComponentGroupInput, GROUP.resource, beside=GROUP.beside)
-    comp.update_group(group, actor=_actor(), **fields.given())
+    comp.update_group(group, actor=actor(), **fields.given())
     return ComponentGroupV1.of(group, Context.build())
 
 
@@ -299,7 +299,7 @@ def delete_group(component_group_id: str) -> Answer:
     """Delete a group (its components stay, ungrouped); answers with the group as it was."""
     group = _group(component_group_id)
     gone = ComponentGroupV1.of(group, Context.build())
-    comp.delete_group(group, actor=_actor())
+    comp.delete_group(group, actor=actor())
     return gone
 
 
@@ -342,9 +342,9 @@ def create_incident() -> Answer:
     """Open an incident, or schedule a maintenance (status "scheduled" and a window)."""
     new = read(IncidentCreate, "incident").root
     if isinstance(new, NewMaintenance):
-        created = maint.schedule_maintenance(author=_actor(), **new.schedule_args())
+        created = maint.schedule_maintenance(author=actor(), **new.schedule_args())
     else:
-        created = inc.open_incident(author=_actor(), **new.open_args())
+        created = inc.open_incident(author=actor(), **new.open_args())
     return IncidentV1.of(created, Context.build())
 
 
@@ -361,10 +361,10 @@ def update_incident(incident_id: str) -> Answer:
     incident = inc.get_incident(incident_id)
     if incident.is_maintenance:
         fields: IncidentInput | MaintenanceInput = read(MaintenanceInput, "incident")
-        maint.change_maintenance(incident, author=_actor(), **fields.change_args())
+        maint.change_maintenance(incident, author=actor(), **fields.change_args())
     else:
         fields = read(IncidentInput, "incident")
-        inc.change_incident(incident, author=_actor(), **fields.change_args())
+        inc.change_incident(incident, author=actor(), **fields.change_args())
     return IncidentV1.of(incident, Context.build())
 
 
@@ -373,7 +373,7 @@ def delete_incident(incident_id: str) -> Answer:
     """Delete an incident and its updates; answers with the incident as it was."""
     incident = inc.get_incident(incident_id)
     gone = IncidentV1.of(incident, Context.build())
-    inc.delete_incident(incident, actor=_actor())
+    inc.delete_incident(incident, actor=actor())
     return gone
 
 
@@ -383,7 +383,7 @@ def edit_update(incident_id: str, incident_update_id: str) -> Answer:
     """Correct an update's body, displayed time or notification flag."""
     update = inc.get_update(inc.get_incident(incident_id), incident_update_id)
     fields = read(IncidentUpdateInput, "incident_update")
-    inc.edit_update(update, actor=_actor(), **fields.edit_args(update))
+    inc.edit_update(update, actor=actor(), **fields.edit_args(update))
     return IncidentUpdate.of(update)
 
 
@@ -401,7 +401,7 @@ def save_postmortem(incident_id: str) -> Answer:
     """Store the postmortem draft (``body_draft``, or ``body``); not yet published."""
     incident = inc.get_incident(incident_id)
     postmortems.save_postmortem(incident, read(PostmortemInput, "postmortem").text(),
-                                actor=_actor())
+                                actor=actor())
     return Postmortem.of(incident)
 
 
@@ -410,7 +410,7 @@ def save_postmortem(incident_id: str) -> Answer:
 def publish_postmortem(incident_id: str) -> Answer:
     """Publish the saved postmortem of a resolved incident."""
     incident = inc.get_incident(incident_id)
-    postmortems.publish_postmortem(incident, actor=_actor())
+    postmortems.publish_postmortem(incident, actor=actor())
     return Postmortem.of(incident)
 
 
@@ -419,7 +419,7 @@ def publish_postmortem(incident_id: str) -> Answer:
 def revert_postmortem(incident_id: str) -> Answer:
     """Take a published postmortem back to draft."""
     incident = inc.get_incident(incident_id)
-    postmortems.revert_postmortem(incident, actor=_actor())
+    postmortems.revert_postmortem(incident, actor=actor())
     return Postmortem.of(incident)
 
 
@@ -427,7 +427,7 @@ def revert_postmortem(incident_id: str) -> Answer:
 
 @route(f"{PAGE}/subscribers", "GET", response=list[Subscriber], query=Paging)
 def subscribers() -> Answer:
-    """Email subscribers, newest first; ``q`` searches addresses."""
+    """Subscribers of the whole page, newest first; ``q`` searches addresses and endpoints."""
     paging = Paging.of_request()
     found = subs.search_subscribers(paging.q, limit=paging.limit, offset=paging.offset)
     ctx = Context.build()
@@ -437,10 +437,11 @@ def subscribers() -> Answer:
 @route(f"{PAGE}/subscribers", "POST", response=Subscriber, status=201,
        body=Body("subscriber", SubscriberInput))
 def create_subscriber() -> Answer:
-    """Add an email subscriber: confirmed at once with ``skip_confirmation_notification``,
-    else sent a confirmation link."""
-    fields = read(SubscriberInput, "subscriber")
-    subscriber = subs.add_subscriber(actor=_actor(), **fields.add_args())
+    """Add an email or webhook subscriber: confirmed at once with
+    ``skip_confirmation_notification``, else sent a confirmation link."""
+    args = read(SubscriberInput, "subscriber").add_args()
+    subscriber = (followers.add_endpoint(actor=actor(), **args) if "endpoint" in args
+                  else subs.add_subscriber(actor=actor(), **args))
     return Subscriber.of(subscriber, Context.build())
 
 
@@ -455,7 +456,7 @@ def delete_subscriber(subscriber_id: str) -> Answer:
     """Unsubscribe; emails still queued for them are cancelled. Answers with who it was."""
     subscriber = subs.get_subscriber(subscriber_id)
     gone = Subscriber.of(subscriber, Context.build())
-    subs.unsubscribe(subscriber, actor=_actor())
+    subs.unsubscribe(subscriber, actor=actor())
     return gone
 
 
@@ -463,5 +464,5 @@ def delete_subscriber(subscriber_id: str) -> Answer:
        status=201)
 def resend_confirmation(subscriber_id: str) -> Answer:
     """Queue a fresh confirmation link (a manage link once confirmed)."""
-    subscriber = subs.resend_confirmation(subs.get_subscriber(subscriber_id), actor=_actor())
+    subscriber = subs.resend_confirmation(subs.get_subscriber(subscriber_id), actor=actor())
     return Subscriber.of(subscriber, Context.build())
