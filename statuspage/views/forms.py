@@ -34,6 +34,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import components as comp
 from .. import incidents as inc
+from .. import subscriptions as subs
 from .. import vocabulary
 from ..site import get_page_settings
 from ..staff import PASSWORD_MAX, Role
@@ -424,14 +425,61 @@ class SubscriptionChoiceForm(FlaskForm):
     ], validators=[InputRequired(message="Choose all components or some.")])
     component_ids = MultiCheckboxField("Components", choices=[], validate_choice=False)
     group_ids = MultiCheckboxField("Groups", choices=[], validate_choice=False)
+    notify = SelectField("Tell me about", default="both", choices=[
+        SelectChoice("both", "Incidents and maintenance"),
+        SelectChoice("incidents", "Incidents only"),
+        SelectChoice("maintenance", "Maintenance only")])
+    min_impact = SelectField("Incidents of", default="none", choices=[
+        SelectChoice("none", "Any impact"), SelectChoice("minor", "Minor impact and worse"),
+        SelectChoice("major", "Major and critical impact"),
+        SelectChoice("critical", "Critical impact only")])
+    # Shown to webhooks only; absent from a submitted form, it reads as unticked.
+    component_events = BooleanField("Component status changes outside incidents")
 
-    def show(self, all_components: bool, component_ids: Iterable[int]) -> None:
-        """Fill the form with a saved choice."""
+    def show(self, all_components: bool, component_ids: Iterable[int],
+             preferences: subs.Preferences | None = None) -> None:
+        """Fill the form with a saved choice and preferences."""
         self.scope.data = ALL_COMPONENTS if all_components else SOME_COMPONENTS
         self.component_ids.data = [str(i) for i in component_ids]
+        if preferences is not None:
+            self.notify.data = ("both" if preferences.notify_incidents
+                                and preferences.notify_maintenance else
+                                "incidents" if preferences.notify_incidents else "maintenance")
+            self.min_impact.data = str(preferences.min_impact)
+            self.component_events.data = preferences.component_events
 
     def choice(self) -> dict[str, Any]:
         """The arguments subscriptions.choose takes, as entered."""
         return {"all_components": self.scope.data == ALL_COMPONENTS,
                 "component_ids": self.component_ids.data or [],
-                "group_ids": self.group_ids.data or []}
+                "group_ids": self.group_ids.data or [],
+                "preferences": subs.Preferences(
+                    notify_incidents=self.notify.data in ("both", "incidents"),
+                    notify_maintenance=self.notify.data in ("both", "maintenance"),
+                    min_impact=Impact(self.min_impact.data),
+                    component_events=bool(self.component_events.data))}
+
+
+class ChannelSubscribeForm(FlaskForm):
+    """A webhook (endpoint and contact email), or a Slack or Teams incoming-webhook URL."""
+
+    channel = SelectField("Deliver to", default="webhook", choices=[
+        SelectChoice("webhook", "A webhook (JSON in Statuspage's shape)"),
+        SelectChoice("slack", "A Slack channel (incoming webhook)"),
+        SelectChoice("teams", "A Microsoft Teams channel (incoming webhook)")])
+    endpoint = StringField("Webhook URL", filters=[_strip])
+    email = EmailField("Contact email (webhooks)", filters=[_strip])
+
+
+class FollowForm(FlaskForm):
+    """Follow one incident: by email, or by webhook (an endpoint and a contact email)."""
+
+    email = EmailField("Email address", filters=[_strip])
+    endpoint = StringField("Or a webhook URL (the email is then its contact)",
+                           filters=[_strip])
+
+
+class EndpointForm(ChannelSubscribeForm):
+    """Ops add a webhook, Slack or Teams subscriber, confirmed at once when they may."""
+
+    confirmed = BooleanField("Active at once (skip the confirmation)")

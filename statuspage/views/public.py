@@ -16,14 +16,21 @@ from flask import (
     request,
     url_for,
 )
+from flask_wtf import FlaskForm
 
 from .. import components as comp
-from .. import feeds, page, subscriptions
+from .. import feeds, followers, page, subscriptions
 from ..extensions import csrf, db
 from ..site import page_version
 from ..subscriptions import Subscriber, TokenError, TokenExpired, TokenPurpose
 from ..validation import DomainError
-from .forms import SubscribeForm, SubscriptionChoiceForm, show_domain_error
+from .forms import (
+    ChannelSubscribeForm,
+    FollowForm,
+    SubscribeForm,
+    SubscriptionChoiceForm,
+    show_domain_error,
+)
 from .http import conditional
 
 bp = Blueprint("public", __name__)
@@ -109,6 +116,48 @@ def subscribe() -> Page:
     return render_template("public/subscribe_sent.html", address=address)
 
 
+@bp.route("/subscribe/channel", methods=["GET", "POST"])
+def subscribe_channel() -> Page:
+    """Ask for updates at a webhook, or in a Slack or Teams channel."""
+    form = ChannelSubscribeForm()
+    if not form.validate_on_submit():
+        return render_template("public/subscribe_channel.html", form=form)
+    try:
+        followers.subscribe_endpoint(form.channel.data, form.endpoint.data,
+                                     email=form.email.data or None)
+    except DomainError as exc:
+        _refused(form, exc)
+        return render_template("public/subscribe_channel.html", form=form), exc.status_code
+    return render_template("public/subscribe_posted.html", channel=form.channel.data,
+                           address=form.email.data)
+
+
+@bp.route("/incidents/<int:incident_id>/subscribe", methods=["GET", "POST"])
+def follow_incident(incident_id: int) -> Page:
+    """Follow one incident by email or webhook, until it is resolved."""
+    incident, form = page.incident(incident_id), FollowForm()
+    if not form.validate_on_submit():
+        return render_template("public/follow.html", form=form, incident=incident)
+    try:
+        if form.endpoint.data:
+            followers.subscribe_endpoint("webhook", form.endpoint.data,
+                                         email=form.email.data, incident_id=incident_id)
+        else:
+            followers.follow_by_email(incident_id, form.email.data or "")
+    except DomainError as exc:
+        _refused(form, exc)
+        return render_template("public/follow.html", form=form, incident=incident), \
+            exc.status_code
+    return render_template("public/subscribe_posted.html", address=form.email.data,
+                           channel="webhook" if form.endpoint.data else "email")
+
+
+def _refused(form: FlaskForm, exc: DomainError) -> None:
+    db.session.rollback()
+    if not show_domain_error(form, exc):
+        form.form_errors.append(exc.message)
+
+
 @bp.route("/subscriptions/confirm/<token>", methods=["GET", "POST"])
 def confirm_subscription(token: str) -> Page:
     """The emailed link: choose components; saving the choice confirms the subscription."""
@@ -174,7 +223,10 @@ def _choice_page(subscriber: Subscriber, template: str, saved: str, **context: s
     status = 200
     if not form.is_submitted():
         if subscriber.confirmed:  # a new subscriber starts from "all components"
-            form.show(subscriber.all_components, [c.id for c in subscriber.components])
+            form.show(subscriber.all_components, [c.id for c in subscriber.components],
+                      subscriptions.preferences_of(subscriber))
+        else:
+            form.component_events.data = True
     elif not form.validate():
         status = 422
     else:
@@ -191,7 +243,7 @@ def _choice_page(subscriber: Subscriber, template: str, saved: str, **context: s
     tree = [item for item in comp.component_tree()
             if not isinstance(item, comp.ComponentGroup) or item.components]
     return render_template(template, form=form, subscriber=subscriber, tree=tree,
-                           **context), status
+                           answers=followers.last_answers(subscriber), **context), status
 
 
 _RENDERED = "statuspage.rendered_index"

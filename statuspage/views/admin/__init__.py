@@ -208,7 +208,7 @@ def dashboard() -> str:
 
 
 # The areas' routes register on ``bp`` as their modules are imported; they need the names above.
-from . import components, incidents, settings, subscribers  # noqa: E402, F401
+from . import components, endpoints, incidents, settings, subscribers  # noqa: E402, F401
 
 
 def init_app(app: Flask) -> None:

@@ -76,7 +76,7 @@ def _incident_page(incident: Incident, *, update_form: Any = None,
     return render_template("admin/incident.html", incident=incident, form=update_form,
                            postmortem_form=postmortem_form, tree=comp.component_tree(),
                            notify_form=NotifyForm(formdata=None), announced=announced,
-                           reach=audience.count_reach(
+                           reach=audience.reach_by_channel(
                                [*announced, *update_form.component_changes()],
                                impact=incident.impact, incident_id=incident.id),
                            deliveries=notify.delivery_counts(u.id for u in incident.updates))
@@ -96,7 +96,7 @@ def new_incident() -> Page:
     """Open an incident with its first update."""
     form = new_incident_form(_components_in_page_order())
     context = {"tree": comp.component_tree(), "announced": [],
-               "reach": audience.count_reach(form.component_changes())}
+               "reach": audience.reach_by_channel(form.component_changes())}
     if not form.validate_on_submit():
         return invalid("admin/incident_new.html", form, **context)
     try:

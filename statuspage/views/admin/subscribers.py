@@ -38,7 +38,7 @@ SUBSCRIBERS_PER_PAGE = 50
 def _subscriber_action(subscriber_id: int, operation: Callable[..., Any],
                        message: str) -> Response:
     subscriber = subs.get_subscriber(subscriber_id)
-    email = subscriber.email
+    email = subscriber.target
     try:
         operation(subscriber, actor=actor())
     except DomainError as exc:
@@ -123,12 +123,13 @@ def import_subscribers() -> Page:
 
 @bp.get("/reach")
 def reach() -> Response | tuple[Response, int]:
-    """How many subscribers an update about these components would reach (JSON)."""
+    """How many subscribers an update about these components would reach, in all and per
+    channel (JSON)."""
     try:
-        count = audience.count_reach(request.args.getlist("component"))
+        counts = audience.reach_by_channel(request.args.getlist("component"))
     except DomainError as exc:
         return json_error(exc.status_code, "Unprocessable Entity", exc.message, exc.field)
-    return jsonify(reach=count)
+    return jsonify(reach=sum(counts.values()), channels={str(c): n for c, n in counts.items()})
 
 
 @bp.post("/incidents/<int:incident_id>/updates/<int:update_id>/retry")
