@@ -51,6 +51,9 @@ from statuspage.notifications import claims
 from statuspage.outbox import Delivery, DeliveryStatus, Notice
 from statuspage.subscriptions import Subscriber
 
+# Long and varied enough for the production check on SECRET_KEY.
+KEY = "benchmark-key-0123456789abcdefghijkl"
+
 QUICK = bool(os.environ.get("BENCH_QUICK"))
 SIZES = (2_500, 5_000, 10_000) if QUICK else (25_000, 50_000, 100_000)
 SEND = 4_000 if QUICK else 20_000
@@ -133,7 +136,7 @@ class Sink:
 # --- databases ---------------------------------------------------------------------------------
 
 def _app(url: str, **config: Any) -> Flask:
-    return create_app({"TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url,
+    return create_app({"TESTING": True, "SECRET_KEY": KEY, "SQLALCHEMY_DATABASE_URI": url,
                        "BASE_URL": "https://status.example.com",
                        "MAIL_DEFAULT_SENDER": "status@example.com", **config})
 
@@ -312,7 +315,7 @@ def profile_sending(url: str, sink: Sink) -> str:
 
 def _start_workers(url: str, port: int, count: int, connections: int,
                    folder: Path) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "MAIL_SERVER": "127.0.0.1",
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": KEY, "MAIL_SERVER": "127.0.0.1",
            "MAIL_PORT": str(port), "MAIL_CONNECTIONS": str(connections),
            "MAIL_DEFAULT_SENDER": "status@example.com",
            "BASE_URL": "https://status.example.com"}

@@ -22,7 +22,8 @@ from .dbtypes import parse_id
 from .extensions import db
 from .incidents import Incident, IncidentUpdate
 from .outbox import Channel, Notice, NoticeKind
-from .subscriptions import IMPACT_THRESHOLDS, Subscriber, subscriber_component
+from .preferences import IMPACT_THRESHOLDS
+from .subscriptions import Subscriber, subscriber_component
 from .validation import ValidationError
 from .vocabulary import Impact
 

@@ -1,5 +1,5 @@
-"""flask commands: create-user, create-api-key, demo-data, worker, send-test-mail,
-check-settings, dev."""
+"""flask commands: create-user, reset-two-factor, create-api-key, demo-data, worker,
+send-test-mail, check-settings, dev."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 from sqlalchemy.engine import make_url
 
+from . import accesslog, devmail, notifications, scheduler, staff, two_factor
 from . import config as settings
-from . import devmail, notifications, scheduler, staff
 from .validation import DomainError
 
-SECRET_SETTINGS = frozenset({"SECRET_KEY", "MAIL_PASSWORD"})
+SECRET_SETTINGS = frozenset({"SECRET_KEY", "SECRET_KEY_FALLBACKS", "MAIL_PASSWORD"})
 
 
 @click.command("create-user")
@@ -35,18 +35,34 @@ def create_user_command(email: str, role: str) -> None:
     click.echo(f"Created {user.role} {user.email}.")
 
 
+@click.command("reset-two-factor")
+@click.argument("email")
+@with_appcontext
+def reset_two_factor_command(email: str) -> None:
+    """Take a user's second factor away (a lost phone and lost recovery codes); they sign in
+    with the password alone, and set it up again when it is required."""
+    user = staff.find_user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"No user {email}.")
+    two_factor.reset_two_factor(user, actor="cli")
+    click.echo(f"{user.email} now signs in with the password alone.")
+
+
 @click.command("create-api-key")
 @click.argument("name")
 @click.option("--scope", type=click.Choice([s.value for s in staff.ApiKeyScope]),
               default="read", show_default=True)
+@click.option("--subscribers", is_flag=True,
+              help="Let the key reach subscriber addresses (list; add and remove with write).")
 @with_appcontext
-def create_api_key_command(name: str, scope: str) -> None:
+def create_api_key_command(name: str, scope: str, subscribers: bool) -> None:
     """Create a management API key and print it; it is shown this once only."""
     try:
-        key, token = staff.create_api_key(name, scope=scope, actor="cli")
+        key, token = staff.create_api_key(name, scope=scope, subscribers=subscribers,
+                                          actor="cli")
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"Created {key.scope} API key “{key.name}” ({key.prefix}…). "
+    click.echo(f"Created {key.scope_label} API key “{key.name}” ({key.prefix}…). "
                "Copy it now; it is not shown again:")
     click.echo(token)
 
@@ -130,7 +146,8 @@ def dev_command(host: str, port: int, reload: bool) -> None:
         if app.config["DEV_MAIL_CATCHER"]:
             _start_mail_catcher(app)
         scheduler.start_in_background(app)
-    run_simple(host, port, app, use_reloader=reload, use_debugger=False, threaded=True)
+    run_simple(host, port, app, use_reloader=reload, use_debugger=False, threaded=True,
+               request_handler=accesslog.DevRequestHandler)
 
 
 def _start_mail_catcher(app: Flask) -> None:
@@ -146,7 +163,8 @@ def _start_mail_catcher(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (create_user_command, create_api_key_command, demo_data_command,
+    for command in (create_user_command, reset_two_factor_command, create_api_key_command,
+                    demo_data_command,
                     worker_command,
                     send_test_mail_command, check_settings_command, dev_command):
         app.cli.add_command(command)

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from .audit import add_audit_entry
 from .dbtypes import UTCDateTime, enum_column, parse_id, utcnow
@@ -140,9 +140,10 @@ def all_components() -> list[Component]:
 
 
 def all_groups() -> list[ComponentGroup]:
-    """Every group in display order."""
-    return list(db.session.scalars(sa.select(ComponentGroup).order_by(ComponentGroup.position,
-                                                                      ComponentGroup.id)))
+    """Every group in display order, with its members (in one more query, not one each)."""
+    return list(db.session.scalars(sa.select(ComponentGroup)
+                                   .options(selectinload(ComponentGroup.components))
+                                   .order_by(ComponentGroup.position, ComponentGroup.id)))
 
 
 def component_tree() -> list[ComponentGroup | Component]:

@@ -49,6 +49,11 @@ def parse_database_url(raw: str) -> str:
     return url
 
 
+def parse_key_list(raw: str) -> list[str]:
+    """Read a comma-separated list of keys, dropping empty entries."""
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
 RATE_LIMIT_STORAGES = ("memory://", "redis://", "rediss://", "redis+unix://")
 
 
@@ -58,6 +63,22 @@ def parse_rate_limit_storage(raw: str) -> str:
     if not url.startswith(RATE_LIMIT_STORAGES):
         raise ValueError(f"expected memory:// or redis://host:port/db, got {raw!r}")
     return url
+
+
+MAX_VERSION_CHECK_MS = 1000
+SECRET_KEY_MIN = 32
+# Values copied from examples and tutorials; an attacker tries these first.
+WELL_KNOWN_KEYS = frozenset({
+    "change-me-to-a-long-random-secret-key", "change-this-to-a-long-random-secret-key",
+    "changeme-changeme-changeme-changeme", "your-secret-key-here-change-in-production",
+    "please-change-this-secret-key-in-production", "super-secret-key-change-me-in-production",
+    "this-is-a-very-long-and-secret-key-for-development",
+    "development-secret-key-not-for-production", "insecure-secret-key-for-development-only",
+    "dev-secret-key-change-in-production",
+})
+# A key of fewer distinct characters than this ("aaaa...", "0000...", "abab...") was typed,
+# not generated.
+SECRET_KEY_MIN_DISTINCT = 8
 
 
 @dataclass(frozen=True)
@@ -71,13 +92,30 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", "SECRET_KEY", None, str,
-            "Signs sessions, CSRF tokens and subscriber links. Required outside development."),
+            "Signs sessions, CSRF tokens and subscriber links. Required outside development: "
+            f"at least {SECRET_KEY_MIN} random characters (a short or well-known value stops "
+            "start-up)."),
+    Setting("SECRET_KEY_FALLBACKS", "SECRET_KEY_FALLBACKS", None, parse_key_list,
+            "Previous values of SECRET_KEY, comma-separated, newest first: sessions and "
+            "subscriber links signed with them stay valid, so a key can be rotated. New "
+            "signatures always use SECRET_KEY."),
     Setting("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", "sqlite:///statuspage.db",
             parse_database_url,
             "SQLAlchemy URL; `postgres://` URLs are accepted. The default SQLite file lives in "
             "`instance/`."),
     Setting("BASE_URL", "BASE_URL", "http://127.0.0.1:5000", str,
-            "Public address of the page, used in emails, feeds and API links."),
+            "Public address of the page, used in emails, feeds and API links. When it is "
+            "`https://`, cookies are marked Secure and responses carry HSTS."),
+    Setting("PROXY_COUNT", "PROXY_COUNT", 0, parse_int,
+            "Reverse proxies in front of the web processes whose `X-Forwarded-For` and "
+            "`X-Forwarded-Proto` are believed (werkzeug's ProxyFix): 1 behind one TLS proxy. "
+            "0 believes none, so clients cannot forge their address or scheme."),
+    Setting("SECURE_COOKIES", "SECURE_COOKIES", False, parse_bool,
+            "Mark the session cookie Secure even when BASE_URL is `http://` (it is whenever "
+            "BASE_URL is `https://`)."),
+    Setting("HSTS_SECONDS", "HSTS_SECONDS", 31536000, parse_int,
+            "`Strict-Transport-Security: max-age` of https responses (and of every response "
+            "when BASE_URL is `https://`). 0 sends none."),
     Setting("MAIL_SERVER", "MAIL_SERVER", "127.0.0.1", str, "SMTP relay host."),
     Setting("MAIL_PORT", "MAIL_PORT", 1025, parse_int, "SMTP relay port."),
     Setting("MAIL_USE_TLS", "MAIL_USE_TLS", False, parse_bool, "Use STARTTLS."),
@@ -143,12 +181,37 @@ SETTINGS: tuple[Setting, ...] = (
             "admin (development only)."),
     Setting("PAGE_CACHE_SECONDS", "PAGE_CACHE_SECONDS", 10, parse_int,
             "`Cache-Control: max-age` of public pages and feeds."),
+    Setting("PAGE_STALE_WHILE_REVALIDATE_SECONDS", "PAGE_STALE_WHILE_REVALIDATE_SECONDS", 30,
+            parse_int, "`stale-while-revalidate` of public pages and feeds: how long a shared "
+            "cache may answer with an expired copy while it fetches the new one."),
+    Setting("PAGE_STALE_IF_ERROR_SECONDS", "PAGE_STALE_IF_ERROR_SECONDS", 86400, parse_int,
+            "`stale-if-error` of public pages and feeds: how long a shared cache may answer "
+            "with an expired copy while this site answers errors."),
+    Setting("PAGE_VERSION_CHECK_MS", "PAGE_VERSION_CHECK_MS", 500, parse_int,
+            "How often each web process reads the page version, in milliseconds (at most "
+            "1000). Cached pages answer without touching the database, and a process learns "
+            "of a change within this time; it serves the previous page until the new one is "
+            "built. 0 reads the version on every request and builds there (tests)."),
     Setting("HISTORY_PAGE_SIZE", "HISTORY_PAGE_SIZE", 3, parse_int,
             "Months of incidents shown per page of /history."),
     Setting("API_RATE_LIMIT_PER_MINUTE", "API_RATE_LIMIT_PER_MINUTE", 300, parse_int,
             "Management API requests each key may make in any minute (a moving window, kept "
             "where `RATE_LIMIT_STORAGE_URL` says); beyond it the API answers 429 with "
             "`Retry-After`. 0 turns the limit off."),
+    Setting("SUBSCRIBE_PER_CLIENT_PER_HOUR", "SUBSCRIBE_PER_CLIENT_PER_HOUR", 10, parse_int,
+            "Subscribe requests one client address may send in any hour; beyond it the form "
+            "answers 429. 0 turns the limit off."),
+    Setting("SUBSCRIBE_PER_HOUR", "SUBSCRIBE_PER_HOUR", 600, parse_int,
+            "Subscriptions the whole page accepts in any hour (each sends an email to an "
+            "address nobody has confirmed yet). 0 turns the limit off."),
+    Setting("SUBSCRIBE_CHALLENGE", "SUBSCRIBE_CHALLENGE", True, parse_bool,
+            "Ask the subscribe form for a proof of work that the visitor's browser solves in "
+            "a moment (ALTCHA's protocol, served from this site: no third party, no cookie). "
+            "Without JavaScript the form cannot be sent while it is on."),
+    Setting("SUBSCRIBE_CHALLENGE_MAX_NUMBER", "SUBSCRIBE_CHALLENGE_MAX_NUMBER", 100000,
+            parse_int,
+            "How hard the proof of work is: the browser tries on average half this many "
+            "SHA-256 hashes."),
     Setting("RATE_LIMIT_STORAGE_URL", "RATELIMIT_STORAGE_URI", "memory://",
             parse_rate_limit_storage,
             "Where rate limits are counted: `memory://` counts in each web process (with N "
@@ -187,18 +250,45 @@ def init_app(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     )
     if overrides:
         app.config.from_mapping(overrides)
+    secure = app.config["SECURE_COOKIES"] or app.config["BASE_URL"].startswith("https://")
+    app.config.update(SESSION_COOKIE_SECURE=secure, REMEMBER_COOKIE_SECURE=secure)
     if not app.config.get("SECRET_KEY") and (app.debug or app.testing):
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     check(app.config)
 
 
+GENERATE_KEY = "`python -c 'import secrets; print(secrets.token_hex(32))'`"
+
+
+def weak_key_reason(key: str | bytes) -> str | None:
+    """Why ``key`` is unfit to sign anything in production, or None when it is fit."""
+    text = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+    if len(text) < SECRET_KEY_MIN:
+        return f"is too short ({len(text)} characters; at least {SECRET_KEY_MIN} are needed)"
+    if text.strip().lower() in WELL_KNOWN_KEYS or len(set(text)) < SECRET_KEY_MIN_DISTINCT:
+        return "is a well-known value, not a random one"
+    return None
+
+
 def check(config: Mapping[str, Any]) -> None:
     """Refuse combinations that cannot work, before anything is served."""
-    if not config.get("SECRET_KEY") and not (config.get("DEBUG") or config.get("TESTING")):
-        raise ConfigError(
-            "SECRET_KEY is not set. Set it to a long random value, e.g. "
-            "`python -c 'import secrets; print(secrets.token_hex(32))'`."
-        )
+    developing = config.get("DEBUG") or config.get("TESTING")
+    if not config.get("SECRET_KEY") and not developing:
+        raise ConfigError(f"SECRET_KEY is not set. Set it to a long random value, e.g. "
+                          f"{GENERATE_KEY}.")
+    if not developing:
+        reason = weak_key_reason(config["SECRET_KEY"])
+        if reason:
+            raise ConfigError(f"SECRET_KEY {reason}. Anyone who guesses it can sign in as "
+                              f"any user. Set a long random value, e.g. {GENERATE_KEY}.")
+        for old in config.get("SECRET_KEY_FALLBACKS") or ():
+            reason = weak_key_reason(old)
+            if reason:
+                raise ConfigError(f"SECRET_KEY_FALLBACKS: an old key {reason}; links signed "
+                                  "with it could be forged. Drop it from the list.")
+    if (config.get("PAGE_VERSION_CHECK_MS") or 0) > MAX_VERSION_CHECK_MS:
+        raise ConfigError(f"PAGE_VERSION_CHECK_MS: at most {MAX_VERSION_CHECK_MS}, so that a "
+                          "page is never more than a second behind a change.")
     if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
         raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL cannot both be true.")
     for key in ("MAIL_BATCH_SIZE", "MAIL_CONNECTIONS", "MAIL_TIMEOUT_SECONDS"):

@@ -60,6 +60,7 @@ class Addressed(Protocol):
     notice_id: int | None
     subscriber_id: int | None
     token_version: int | None
+    public_id: str | None
     quarantined: bool
     to_address: str
     language: str
@@ -140,7 +141,7 @@ def _incident_values(kind: DeliveryKind, incident: Incident, update: IncidentUpd
     return values
 
 
-def link_tokens(subscriber_id: int, token_version: int,
+def link_tokens(public_id: str, token_version: int,
                 purposes: Iterable[TokenPurpose]) -> dict[TokenPurpose, str]:
     """The tokens ``make_token`` would make for several purposes, at a fraction of the cost.
 
@@ -163,7 +164,7 @@ def link_tokens(subscriber_id: int, token_version: int,
         if not value:
             # As URLSafeTimedSerializer.dumps writes it: a payload this small never compresses.
             payload = base64_encode(Serializer.dump_payload(
-                serializer, {"s": subscriber_id, "v": token_version}))
+                serializer, {"p": public_id, "v": token_version}))
             value = payload + signer.sep + base64_encode(int_to_bytes(signer.get_timestamp()))
         mac = keyed.copy()
         mac.update(value)
@@ -200,13 +201,13 @@ class Prepared:
 
     def personalise(self, item: Addressed) -> tuple[bytes, str]:
         """The message for one recipient, and its Message-ID."""
-        if item.subscriber_id is None or item.token_version is None:
+        if item.public_id is None or item.token_version is None:
             raise Undeliverable("The subscriber of this email no longer exists.")
         if item.quarantined and not self.despite_quarantine:
             raise Undeliverable("The address is quarantined after repeated permanent failures.")
         if not item.to_address.isascii():
             raise Undeliverable("The address needs SMTPUTF8, which this sender does not use.")
-        tokens = link_tokens(item.subscriber_id, item.token_version, self.purposes)
+        tokens = link_tokens(item.public_id, item.token_version, self.purposes)
         urls = {_LINKS[p][0]: self.prefixes[p] + tokens[p] for p in self.purposes}
         msgid = f"<delivery-{item.id}.{self.page_code}@{self.host}>"
         headers = [("To", item.to_address), ("Message-ID", msgid)]
@@ -321,6 +322,7 @@ class _Row:
     notice_id: int | None
     subscriber_id: int | None
     token_version: int | None
+    public_id: str | None
     quarantined: bool
     to_address: str
     language: str = DEFAULT_LANGUAGE
@@ -333,6 +335,7 @@ def render_delivery(delivery: Delivery) -> tuple[bytes, str]:
     row = _Row(delivery.id, delivery.kind, delivery.notice_id,
                subscriber.id if subscriber else None,
                subscriber.token_version if subscriber else None,
+               subscriber.public_id if subscriber else None,
                bool(subscriber and subscriber.quarantined), delivery.to_address)
     return Renderer().render(row)
 

@@ -28,6 +28,8 @@ babel = Babel()
 # Nothing is limited unless a route or blueprint declares a limit, with its own key (the
 # management API counts by API key). The counts live where RATE_LIMIT_STORAGE_URL says; while
 # its Redis is unreachable each process counts on its own, so an outage of Redis never keeps
-# ops from posting an incident.
+# ops from posting an incident. Every limit of a request is checked, so that Retry-After can
+# name the longest wait of those exceeded (stacked windows grow a back-off).
 limiter = Limiter(get_remote_address, default_limits=[], strategy="moving-window",
-                  headers_enabled=False, in_memory_fallback_enabled=True)
+                  headers_enabled=False, in_memory_fallback_enabled=True,
+                  fail_on_first_breach=False)

@@ -21,7 +21,6 @@ from . import maintenance as maint
 from .components import Component, PageStatus
 from .dbtypes import as_utc, utcnow
 from .incidents import Incident
-from .markup import render_markdown, to_plain_text
 from .site import get_page_settings
 from .vocabulary import (
     ACTIVE_MAINTENANCE_STATUSES,
@@ -107,15 +106,15 @@ def entry_content(incident: Incident, zone: tzinfo) -> str:
         label = ("Update" if update.status == previous
                  else vocabulary.STATUS_LABELS.get(update.status, update.status))
         previous = update.status
-        paragraphs.append(_paragraph(update.display_at, label, update.body, zone))
+        paragraphs.append(_paragraph(update.display_at, label, update.body_html, zone))
     if incident.postmortem_published_at is not None:
         paragraphs.append(_paragraph(incident.postmortem_published_at, "Postmortem",
-                                     incident.postmortem_body, zone))
+                                     incident.postmortem_html, zone))
     return "".join(reversed(paragraphs))
 
 
-def _paragraph(at: datetime, label: str, body: str | None, zone: tzinfo) -> str:
-    html = str(render_markdown(body))
+def _paragraph(at: datetime, label: str, body_html: str | None, zone: tzinfo) -> str:
+    html = body_html or ""  # rendered when the body was written
     # The first paragraph of the body joins the heading; blocks after it (lists, quotes,
     # further paragraphs) follow, since a <p> cannot hold them.
     first = _FIRST_PARAGRAPH.match(html)
@@ -248,7 +247,7 @@ def _event(maintenance: Incident, host: str, now: datetime) -> Event:
     modified = max(as_utc(maintenance.updated_at),
                    *(as_utc(u.updated_at) for u in maintenance.updates))
     url = links.incident(maintenance.id)
-    description = to_plain_text(latest.body) if latest else ""
+    description = latest.body_text if latest else ""
     event = Event()
     event.add("uid", f"maintenance-{maintenance.id}@{host}")
     event.add("dtstamp", now)

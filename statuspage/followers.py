@@ -84,7 +84,7 @@ def _new(channel: Channel, *, endpoint: str | None, email: str | None,
     db.session.add(subscriber)
     db.session.flush()
     if not confirmed:
-        queue_link(subscriber, now, force=True)
+        queue_link(subscriber, now)
     return subscriber
 
 

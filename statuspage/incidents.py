@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from . import components as comp
+from . import markup
 from .audit import add_audit_entry
 from .components import Component
 from .dbtypes import UTCDateTime, as_utc, enum_column, parse_id, utcnow
@@ -36,15 +37,12 @@ from .vocabulary import (
 NAME_MAX = 200
 BODY_MAX = 20000
 
-
 _IMPACT_RANK = {Impact.NONE: 0, Impact.MAINTENANCE: 0, Impact.MINOR: 1, Impact.MAJOR: 2,
                 Impact.CRITICAL: 3}
 _IMPACT_OF_STATUS = {
-    ComponentStatus.OPERATIONAL: Impact.NONE,
-    ComponentStatus.UNDER_MAINTENANCE: Impact.NONE,
+    ComponentStatus.OPERATIONAL: Impact.NONE, ComponentStatus.UNDER_MAINTENANCE: Impact.NONE,
     ComponentStatus.DEGRADED_PERFORMANCE: Impact.MINOR,
-    ComponentStatus.PARTIAL_OUTAGE: Impact.MAJOR,
-    ComponentStatus.MAJOR_OUTAGE: Impact.CRITICAL,
+    ComponentStatus.PARTIAL_OUTAGE: Impact.MAJOR, ComponentStatus.MAJOR_OUTAGE: Impact.CRITICAL,
 }
 
 incident_component = sa.Table(
@@ -73,7 +71,7 @@ class Incident(db.Model):
     status: Mapped[str] = mapped_column(sa.String(32))
     impact: Mapped[Impact] = mapped_column(enum_column(Impact, "impact"), default=Impact.NONE)
     impact_override: Mapped[Impact | None] = mapped_column(enum_column(Impact, "impact_override"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     monitoring_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -87,8 +85,9 @@ class Incident(db.Model):
     to_operational_state: Mapped[bool] = mapped_column(default=False)
     remind_prior: Mapped[bool] = mapped_column(default=False)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Postmortem, Markdown; public once published.
+    # Postmortem, Markdown (and its HTML, rendered when saved); public once published.
     postmortem_body: Mapped[str | None] = mapped_column(sa.Text)
+    postmortem_html: Mapped[str | None] = mapped_column(sa.Text)
     postmortem_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     postmortem_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -128,6 +127,9 @@ class IncidentUpdate(db.Model):
     )
     status: Mapped[str] = mapped_column(sa.String(32))
     body: Mapped[str] = mapped_column(sa.Text, default="")
+    # Rendered once, when written (markup.stored), so that no read renders Markdown.
+    body_html: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    body_text: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     display_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -194,13 +196,12 @@ def get_update(incident: Incident, update_id: Any) -> IncidentUpdate:
 
 
 def open_incidents() -> list[Incident]:
-    """Unresolved incidents, newest first."""
-    return list(db.session.scalars(
-        sa.select(Incident).options(*with_details())
-        .where(Incident.kind == IncidentKind.INCIDENT,
-               Incident.status.in_([s.value for s in OPEN_INCIDENT_STATUSES]))
-        .order_by(Incident.started_at.desc(), Incident.id.desc())
-    ))
+    """Unresolved incidents, newest first (sorted here: they are few, and an ORDER BY makes
+    SQLite walk every incident through the start-time index instead of the status one)."""
+    found = db.session.scalars(sa.select(Incident).options(*with_details()).where(
+        Incident.kind == IncidentKind.INCIDENT,
+        Incident.status.in_([s.value for s in OPEN_INCIDENT_STATUSES])))
+    return sorted(found, key=lambda i: (i.started_at, i.id), reverse=True)
 
 
 # --- validation helpers ----------------------------------------------------------------------
@@ -230,9 +231,9 @@ def parse_impact(value: Any, field: str = "impact_override") -> Impact | None:
         raise ValidationError(f"Unknown impact {value!r}; use one of {allowed}.", field) from None
 
 
-def _clean_body(body: str | None, status: str) -> str:
+def _bodies(body: str | None, status: str) -> dict[str, str]:
     text = require_text(body, "body", max_length=BODY_MAX, required=False, multiline=True)
-    return text or DEFAULT_BODIES.get(status, "")
+    return markup.stored(text or DEFAULT_BODIES.get(status, "")).columns("body")
 
 
 def _resolve_components(changes: Mapping[Any, Any] | None) -> list[tuple[Component,
@@ -364,7 +365,8 @@ def edit_update(
     now: datetime | None = None,
 ) -> IncidentUpdate:
     """Correct an update's text (and optionally its displayed time); statuses stay as posted."""
-    update.body = _clean_body(body, update.status)
+    for column, value in _bodies(body, update.status).items():
+        setattr(update, column, value)
     if display_at is not None:
         update.display_at = check_time(display_at, "display_at")
     if deliver_notifications is not None:
@@ -449,7 +451,7 @@ def add_update(
     """Write one update and the status changes it carries in the caller's transaction (never
     commits); with notifications on, its notice is queued there too."""
     update = IncidentUpdate(
-        incident_id=incident.id, status=status, body=_clean_body(body, status),
+        incident_id=incident.id, status=status, **_bodies(body, status),
         display_at=display_at or now, created_at=now, updated_at=now,
         deliver_notifications=bool(deliver_notifications), author=author,
     )

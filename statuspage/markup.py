@@ -1,8 +1,13 @@
-"""Markdown to safe HTML (pages, emails, feeds) and to readable plain text (emails)."""
+"""Markdown to safe HTML and readable plain text, run once when a body is written.
+
+The operations that write a Markdown body store ``stored(body)`` beside it; pages, feeds and the
+calendar read those columns and never render Markdown themselves.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from html.parser import HTMLParser
 
 import markdown
@@ -145,3 +150,26 @@ def markdown_to_text(text: str | None) -> str:
     writer.feed(str(render_markdown(text)))
     writer.close()
     return writer.text()
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A Markdown body with what is kept beside it: its sanitised HTML and its plain text."""
+
+    source: str
+    html: str
+    text: str
+
+    def columns(self, name: str) -> dict[str, str]:
+        """The values of the columns ``name``, ``name_html`` and ``name_text``."""
+        return {name: self.source, f"{name}_html": self.html, f"{name}_text": self.text}
+
+
+def stored(text: str | None) -> Stored:
+    """Render ``text`` once, for the columns beside it (its HTML and its readable text)."""
+    return Stored(text or "", str(render_markdown(text)), markdown_to_text(text))
+
+
+def trusted_html(value: str | None) -> Markup:
+    """HTML that ``stored`` wrote when the body was saved, marked safe for templates."""
+    return Markup(value or "")

@@ -5,6 +5,7 @@ Alembic and the test suite import this module; the rooms themselves stay where t
 
 from . import (  # noqa: F401
     audit,
+    builds,
     components,
     incidents,
     outbox,
@@ -12,4 +13,5 @@ from . import (  # noqa: F401
     site,
     staff,
     subscriptions,
+    two_factor,
 )

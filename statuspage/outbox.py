@@ -8,6 +8,7 @@ this module knows only the tables, not who subscribes or how an email looks.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -137,3 +138,15 @@ def add_delivery(
                         created_at=now, next_attempt_at=now)
     db.session.add(delivery)
     return delivery
+
+
+def add_deliveries(kind: DeliveryKind, recipients: Iterable[tuple[str, int | None]], *,
+                   now: datetime | None = None) -> None:
+    """Add one email per (address, subscriber id) to the current transaction in bulk
+    statements (the caller commits): for thousands at once, as an import brings."""
+    now = now or utcnow()
+    rows = [{"kind": kind, "to_address": address, "subscriber_id": subscriber_id,
+             "status": DeliveryStatus.QUEUED, "attempts": 0, "created_at": now,
+             "next_attempt_at": now} for address, subscriber_id in recipients]
+    if rows:
+        db.session.execute(sa.insert(Delivery), rows)

@@ -14,17 +14,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-import sqlalchemy as sa
 from flask import current_app
+from markupsafe import Markup
 
 from . import components as comp
 from . import history as past
 from . import incidents as inc
 from . import maintenance as maint
-from . import uptime, vocabulary
+from . import markup, uptime, vocabulary
 from .components import Component, ComponentGroup, PageStatus
 from .dbtypes import as_utc, utcnow
-from .extensions import db
 from .incidents import Incident, IncidentUpdate
 from .site import PageSettings, get_page_settings, page_version
 from .validation import NotFound
@@ -109,7 +108,7 @@ class AffectedView:
 class UpdateView:
     id: int
     status: str
-    body: str
+    body_html: Markup  # rendered when the update was written
     display_at: datetime
     affected: tuple[AffectedView, ...]
 
@@ -133,7 +132,7 @@ class IncidentView:
     cancelled: bool
     components: tuple[str, ...]
     updates: tuple[UpdateView, ...]  # newest first
-    postmortem_body: str | None
+    postmortem_html: Markup | None  # published postmortems only
     postmortem_published_at: datetime | None
 
     @property
@@ -195,6 +194,11 @@ class Snapshot:
     def shows_uptime(self) -> bool:
         """Whether any component on the page shows its uptime bars."""
         return any(c.uptime for c in self.components)
+
+    @property
+    def uptime_start(self) -> date:
+        """The day of the first uptime bar (every component's bars cover the same days)."""
+        return self.today - timedelta(days=UPTIME_DAYS - 1)
 
     @property
     def etag(self) -> str:
@@ -271,7 +275,7 @@ def _build(version: int, now: datetime) -> tuple[Snapshot, tzinfo]:
         version=version,
         today=today,
         built_at=now,
-        modified_at=max(last_write(), _local_midnight(today, zone)),
+        modified_at=max(settings.last_change, _local_midnight(today, zone)),
         settings=_settings_view(settings),
         status=comp.page_status(visible, [str(i.impact) for i in open_incidents]),
         tree=tree,
@@ -333,14 +337,16 @@ def _incident_view(incident: Incident) -> IncidentView:
         scheduled_until=incident.scheduled_until, cancelled=incident.cancelled_at is not None,
         components=tuple(names),
         updates=tuple(_update_view(u) for u in incident.updates),
-        postmortem_body=incident.postmortem_body if incident.postmortem_published else None,
+        postmortem_html=(markup.trusted_html(incident.postmortem_html)
+                         if incident.postmortem_published else None),
         postmortem_published_at=incident.postmortem_published_at,
     )
 
 
 def _update_view(update: IncidentUpdate) -> UpdateView:
     return UpdateView(
-        id=update.id, status=update.status, body=update.body, display_at=update.display_at,
+        id=update.id, status=update.status, body_html=markup.trusted_html(update.body_html),
+        display_at=update.display_at,
         affected=tuple(AffectedView(a.component_name, a.old_status, a.new_status)
                        for a in update.affected),
     )
@@ -360,17 +366,6 @@ def _past_days(today: date, zone: tzinfo) -> tuple[DayView, ...]:
         by_day.setdefault(view.occurred_at.astimezone(zone).date(), []).append(view)
     days = (today - timedelta(days=offset) for offset in range(PAST_DAYS))
     return tuple(DayView(day, tuple(by_day.get(day, ()))) for day in days)
-
-
-def last_write() -> datetime:
-    """The latest change a visitor could see, for Last-Modified."""
-    latest = [
-        sa.select(sa.func.max(model.updated_at)).scalar_subquery()
-        for model in (PageSettings, Component, ComponentGroup, Incident, IncidentUpdate)
-    ]
-    values = db.session.execute(sa.select(*latest)).one()
-    found = [as_utc(v) for v in values if v is not None]
-    return max(found) if found else utcnow()
 
 
 # --- one incident ---------------------------------------------------------------------------------

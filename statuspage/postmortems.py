@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from . import markup
 from .audit import add_audit_entry
 from .dbtypes import utcnow
 from .extensions import db
@@ -14,12 +15,14 @@ from .vocabulary import IncidentStatus
 
 def save_postmortem(incident: Incident, body: str, *, actor: str | None = None,
                     now: datetime | None = None) -> Incident:
-    """Store the postmortem draft (Markdown)."""
+    """Store the postmortem draft (Markdown), rendered to HTML once, here."""
     if incident.is_maintenance:
         raise Conflict("Maintenance has no postmortem.", "postmortem")
     incident.postmortem_body = require_text(body, "postmortem", max_length=BODY_MAX * 5,
                                             multiline=True,
                                             required=False) or None
+    incident.postmortem_html = (markup.stored(incident.postmortem_body).html
+                                if incident.postmortem_body else None)
     incident.postmortem_updated_at = now or utcnow()
     add_audit_entry(actor, "incident.postmortem", "incident", incident.id, "draft saved")
     db.session.commit()

@@ -2,7 +2,8 @@
 
 The settings row is the page of the Statuspage vocabulary: its ``page_code`` is the ``page_id``
 that API clients send. Its ``version`` column lets every process tell in one cheap query
-whether its cached snapshot of the page is still current.
+whether what it has built of the page is still current, and ``changed_at`` says when a visitor
+last could see a change (Last-Modified) without a scan of the tables.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -47,12 +49,18 @@ class PageSettings(db.Model):
     logo_url: Mapped[str | None] = mapped_column(sa.String(255))
     accent_color: Mapped[str] = mapped_column(sa.String(7), default="#2c7be5")
     version: Mapped[int] = mapped_column(sa.BigInteger, default=1)
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # set with the version
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+    @property
+    def last_change(self) -> datetime:
+        """When a visitor last could see a change of the page (its Last-Modified)."""
+        return self.changed_at or self.updated_at or self.created_at or utcnow()
 
 
 def get_page_settings() -> PageSettings:
@@ -72,6 +80,37 @@ def page_version() -> int:
         sa.text("SELECT version FROM page_settings WHERE id = :id"), {"id": SETTINGS_ID}
     ).scalar()
     return int(value or 0)
+
+
+@dataclass(frozen=True)
+class PageState:
+    """The page version, when it last changed, and the settings every page shows, as each
+    web process keeps them in memory."""
+
+    version: int
+    changed_at: datetime | None
+    page_code: str = ""
+    name: str = "Status"
+    url: str | None = None
+    logo_url: str | None = None
+    support_url: str | None = None
+    time_zone: str = "Etc/UTC"
+    accent_color: str = "#2c7be5"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+_STATE_COLUMNS = tuple(PageState.__dataclass_fields__)
+
+
+def page_state() -> PageState:
+    """The page version and settings in one primary-key lookup that bypasses the ORM cache."""
+    table = PageSettings.__table__
+    row = db.session.execute(sa.select(*(table.c[name] for name in _STATE_COLUMNS))
+                             .where(table.c.id == SETTINGS_ID)).first()
+    return PageState(**row._mapping) if row is not None else PageState(0, None)
 
 
 def _validate_url(value: str | None, field: str) -> str | None:
@@ -133,16 +172,15 @@ def _bump_page_version(session: Session, flush_context: Any, instances: Any) -> 
     if not any(getattr(obj, "__page_visible__", False) for obj in touched):
         return
     connection = session.connection()
-    result = connection.execute(
-        sa.text("UPDATE page_settings SET version = version + 1 WHERE id = :id"),
-        {"id": SETTINGS_ID},
-    )
+    table = PageSettings.__table__
+    result = connection.execute(table.update().where(table.c.id == SETTINGS_ID)
+                                .values(version=table.c.version + 1, changed_at=utcnow()))
     if result.rowcount == 0 and not any(isinstance(o, PageSettings) for o in session.new):
         connection.execute(
-            PageSettings.__table__.insert().values(
+            table.insert().values(
                 id=SETTINGS_ID, page_code=new_page_code(), name="Status",
                 time_zone="Etc/UTC", accent_color="#2c7be5", version=2,
-                created_at=utcnow(), updated_at=utcnow(),
+                created_at=utcnow(), updated_at=utcnow(), changed_at=utcnow(),
             )
         )
     session.info[_BUMPED] = True

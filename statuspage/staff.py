@@ -30,6 +30,12 @@ class Role(enum.StrEnum):
     EDITOR = "editor"
 
 
+def _new_generation() -> int:
+    # Random, not 1: SQLite reuses the id of a deleted row, and a new user starting at 1
+    # would accept the session cookies of a deleted one with that id.
+    return secrets.randbelow(2**31 - 1)
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "staff_user"
 
@@ -40,10 +46,26 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Every session carries the generation it was signed in under; bumping it ends them all
+    # (sign-out, a new password, a new role, deactivation), cookies copied earlier included.
+    session_generation: Mapped[int] = mapped_column(default=_new_generation)
+    # Two-factor sign-in (two_factor): the TOTP secret, when it was confirmed, and the last
+    # time step whose code was accepted (a code is good once).
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_enabled_at is not None and self.totp_secret is not None
+
+    def get_id(self) -> str:
+        """What the session cookie names the user by: the id and the session generation."""
+        return f"{self.id}:{self.session_generation}"
 
     @property
     def is_admin(self) -> bool:
@@ -76,6 +98,29 @@ def _dummy_hash(method: str) -> str:
 
 def _hash(password: str) -> str:
     return generate_password_hash(password, method=PASSWORD_HASH_METHOD)
+
+
+def session_user(session_id: str) -> User | None:
+    """The active user a session names (``get_id``), unless the session has been ended."""
+    user_id, _, generation = str(session_id).partition(":")
+    key = parse_id(user_id)
+    user = db.session.get(User, key) if key is not None and generation.isdigit() else None
+    if user is None or not user.active or user.session_generation != int(generation):
+        return None
+    return user
+
+
+def end_sessions_of(user: User) -> None:
+    """End every session the user holds, in the current transaction (the caller commits)."""
+    user.session_generation = (user.session_generation + 1) % (2**31 - 1)
+
+
+def end_sessions(user: User, *, actor: str | None = None) -> User:
+    """Sign the user out everywhere: every session they hold stops working at once."""
+    end_sessions_of(user)
+    add_audit_entry(actor or user.email, "user.logout", "user", user.id, user.email)
+    db.session.commit()
+    return user
 
 
 def get_user(user_id: object) -> User:
@@ -119,14 +164,18 @@ def create_user(email: str, password: str, *, role: Role | str = Role.EDITOR,
 def update_user(user: User, *, actor: str | None = None,
                 role: Role | str | None = None, active: bool | None = None,
                 password: str | None = None) -> User:
-    """Change a user's role, active flag or password; nobody may lock out the last admin."""
+    """Change a user's role, active flag or password; nobody may lock out the last admin.
+    Any such change ends the user's sessions: they sign in again under what changed."""
     was_admin = user.is_admin and user.active
+    before = (user.role, user.active, user.password_hash)
     if role is not None:
         user.role = parse_role(role)
     if active is not None:
         user.active = bool(active)
     if password:
         user.password_hash = _hash(_check_password(password))
+    if (user.role, user.active, user.password_hash) != before:
+        end_sessions_of(user)
     if was_admin and not _has_active_admin():
         db.session.rollback()
         raise Conflict("The page needs at least one active admin.", "role")
@@ -153,18 +202,42 @@ def _has_active_admin() -> bool:
         sa.select(sa.func.count(User.id)).where(User.role == Role.ADMIN, User.active.is_(True))))
 
 
-def authenticate(email: str, password: str, *, now: datetime | None = None) -> User | None:
-    """The active user with these credentials, or None; records the login time."""
+def authenticate(email: str, password: str, *, source: str | None = None,
+                 now: datetime | None = None) -> User | None:
+    """The active user with these credentials, or None; a failure is audited with
+    ``source``, the client's address. A user without a second factor is signed in
+    (``record_sign_in``); one with it is once the code is checked too."""
     user = find_user_by_email(email)
+    origin = f"from {source or 'an unknown address'}"
     if user is None or not user.active:
         check_password_hash(_dummy_hash(PASSWORD_HASH_METHOD), password or "")
+        _audit_failure(user.email if user else email, None, f"no such active user, {origin}")
         return None
     if not check_password_hash(user.password_hash, password or ""):
+        _audit_failure(user.email, user.id, f"wrong password, {origin}")
         return None
+    if not user.two_factor_enabled:
+        record_sign_in(user, source=source, now=now)
+    return user
+
+
+def record_sign_in(user: User, *, source: str | None = None, now: datetime | None = None
+                   ) -> User:
+    """Record that the user signed in: the time, and an audit row with the client address."""
     user.last_login_at = now or utcnow()
-    add_audit_entry(user.email, "user.login", "user", user.id)
+    add_audit_entry(user.email, "user.login", "user", user.id,
+                    f"from {source or 'an unknown address'}")
     db.session.commit()
     return user
+
+
+def _audit_failure(email: str, user_id: int | None, summary: str) -> None:
+    try:
+        actor = normalise_email(email)
+    except ValidationError:
+        actor = (email or "").strip()[:100] or "(no address)"
+    add_audit_entry(actor, "user.login_failed", "user", user_id, summary)
+    db.session.commit()
 
 
 def audit_log(*, page: int = 1, per_page: int = 50) -> tuple[list[AuditEntry], bool]:
@@ -206,6 +279,9 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The subscribers scope, beside read or write: subscriber addresses are personal data,
+    # so a key sees (or, with write, changes) them only when made for that.
+    subscribers: Mapped[bool] = mapped_column(default=False)
 
     @property
     def active(self) -> bool:
@@ -214,6 +290,11 @@ class ApiKey(db.Model):
     @property
     def can_write(self) -> bool:
         return self.scope is ApiKeyScope.WRITE
+
+    @property
+    def scope_label(self) -> str:
+        """The key's scopes as people read them: "read", "write + subscribers"."""
+        return f"{self.scope} + subscribers" if self.subscribers else str(self.scope)
 
 
 def _hash_key(token: str) -> str:
@@ -229,19 +310,19 @@ def parse_scope(value: object) -> ApiKeyScope:
 
 
 def create_api_key(name: str, *, scope: ApiKeyScope | str = ApiKeyScope.READ,
-                   actor: str | None = None, now: datetime | None = None
-                   ) -> tuple[ApiKey, str]:
+                   subscribers: bool = False, actor: str | None = None,
+                   now: datetime | None = None) -> tuple[ApiKey, str]:
     """Create an API key; returns it with the plaintext key, which is never stored or shown
-    again."""
+    again. ``subscribers`` adds the scope that reaches subscriber addresses."""
     token = API_KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(name=require_text(name, "name", max_length=API_KEY_NAME_MAX),
-                 scope=parse_scope(scope), prefix=token[:API_KEY_PREFIX_LENGTH],
-                 key_hash=_hash_key(token), created_by=actor or "system",
-                 created_at=now or utcnow())
+                 scope=parse_scope(scope), subscribers=bool(subscribers),
+                 prefix=token[:API_KEY_PREFIX_LENGTH], key_hash=_hash_key(token),
+                 created_by=actor or "system", created_at=now or utcnow())
     db.session.add(key)
     db.session.flush()
     add_audit_entry(actor, "api_key.create", "api_key", key.id,
-                    f"{key.name} ({key.scope}, {key.prefix})")
+                    f"{key.name} ({key.scope_label}, {key.prefix})")
     db.session.commit()
     return key, token
 

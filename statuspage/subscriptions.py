@@ -4,17 +4,18 @@ One table for every way of following the page: email, webhook (an endpoint and a
 email), Slack and Microsoft Teams (an incoming-webhook URL). A subscription may be scoped to
 one incident, and then ends by itself once its resolution has been announced. A subscriber is
 confirmed only when they save a choice through the link sent to them, so an address nobody
-controls never receives notifications. Links are itsdangerous signatures over
-the subscriber's id and token version, salted per purpose: a confirm link cannot unsubscribe,
-and bumping the version kills every link a subscriber was ever sent.
+controls never receives notifications. Links are itsdangerous signatures over the
+subscriber's random public id (never the row id, which would tell how many subscribe) and
+token version, salted per purpose: a confirm link cannot unsubscribe, and bumping the version
+kills every link a subscriber was ever sent.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from .components import Component, ComponentGroup
 from .dbtypes import UTCDateTime, as_utc, enum_column, parse_id, utcnow
 from .extensions import db
 from .outbox import Channel, Delivery, DeliveryKind, DeliveryStatus, add_delivery
+from .preferences import Preferences, apply_preferences
 from .validation import (
     ADDRESS_MAX,
     Conflict,
@@ -42,8 +44,12 @@ from .vocabulary import Impact
 ENDPOINT_MAX = 2000
 
 # A second request for the same address within this time sends nothing more, so the form
-# cannot be used to flood someone's inbox.
+# cannot be used to flood someone's inbox; each further link doubles the wait, up to a day
+# (about ten links on the first day, then one a day). Two quiet days, or a confirmation, start
+# afresh.
 LINK_RESEND_COOLDOWN = timedelta(minutes=2)
+LINK_COOLDOWN_MAX = timedelta(days=1)
+LINK_STREAK_RESET = timedelta(days=2)
 
 
 class TokenPurpose(enum.StrEnum):
@@ -72,6 +78,16 @@ class TokenExpired(TokenError):
         self.subscriber_id = subscriber_id
 
 
+class ResendTooSoon(DomainError):
+    """A link went to this address recently; the next may go after ``retry_after`` seconds."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, "subscriber_id")
+        self.retry_after = retry_after
+
+
 class TokenRevoked(TokenError):
     """The link was genuine but has been revoked (or the subscriber has left)."""
 
@@ -88,6 +104,11 @@ subscriber_component = sa.Table(
 )
 
 
+def new_public_id() -> str:
+    """A random id for a subscriber's links: 96 bits, 16 URL-safe characters."""
+    return secrets.token_urlsafe(12)
+
+
 class Subscriber(db.Model):
     __tablename__ = "subscriber"
     __table_args__ = (
@@ -99,6 +120,8 @@ class Subscriber(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # What links name the subscriber by; the row id stays inside the database.
+    public_id: Mapped[str] = mapped_column(sa.String(32), unique=True, default=new_public_id)
     channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"),
                                              default=Channel.EMAIL)
     # The address for email; the contact for a webhook; none for Slack and Teams.
@@ -124,8 +147,10 @@ class Subscriber(db.Model):
     token_version: Mapped[int] = mapped_column(default=lambda: secrets.randbelow(2**31 - 1))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # When the last confirm or manage link was queued (resend cooldown; unconfirmed purge).
+    # When the last confirm or manage link was queued (resend cooldown; unconfirmed purge),
+    # and how many were queued in a row before it (the cooldown grows with them).
     link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    link_count: Mapped[int] = mapped_column(default=0)
     # Quarantined (an address that bounces) or disabled (an endpoint that keeps failing).
     quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failure: Mapped[str | None] = mapped_column(sa.Text)
@@ -151,21 +176,41 @@ class Subscriber(db.Model):
 
 # --- addresses and links ----------------------------------------------------------------------
 
+def signing_keys() -> list[str | bytes]:
+    """SECRET_KEY and its fallbacks, oldest first, as itsdangerous takes them: the last signs,
+    every one verifies (SECRET_KEY_FALLBACKS lists them newest first, as Flask reads it)."""
+    fallbacks = current_app.config.get("SECRET_KEY_FALLBACKS") or []
+    return [*reversed(fallbacks), current_app.secret_key]
+
+
 def serializer(purpose: TokenPurpose) -> URLSafeTimedSerializer:
-    """The signer of one purpose's links (its own salt)."""
-    return URLSafeTimedSerializer(current_app.secret_key,
-                                  salt=f"statuspage.subscriber.{purpose}")
+    """The signer of one purpose's links (its own salt): signs with SECRET_KEY, verifies with
+    the fallbacks too."""
+    return URLSafeTimedSerializer(signing_keys(), salt=f"statuspage.subscriber.{purpose}")
 
 
 def make_token(subscriber: Subscriber, purpose: TokenPurpose | str) -> str:
     """A signed link token that acts for ``subscriber`` for one purpose."""
     purpose = TokenPurpose(purpose)
-    return serializer(purpose).dumps({"s": subscriber.id, "v": subscriber.token_version})
+    return serializer(purpose).dumps({"p": subscriber.public_id, "v": subscriber.token_version})
 
 
 def confirm_max_age() -> timedelta:
     """How long a confirmation link stays valid."""
     return timedelta(days=current_app.config["CONFIRM_TOKEN_MAX_AGE_DAYS"])
+
+
+def _named_by(payload: Any) -> Subscriber | None:
+    # The subscriber a genuine payload names, if its version is still theirs. Links sent
+    # before public ids name the row id ("s"); they sit in old emails and keep working.
+    if "p" in payload:
+        subscriber = db.session.scalar(
+            sa.select(Subscriber).where(Subscriber.public_id == str(payload["p"])))
+    else:
+        subscriber = db.session.get(Subscriber, int(payload["s"]))
+    if subscriber is None or subscriber.token_version != int(payload["v"]):
+        return None
+    return subscriber
 
 
 def load_token(purpose: TokenPurpose | str, token: str, *, now: datetime | None = None
@@ -179,12 +224,11 @@ def load_token(purpose: TokenPurpose | str, token: str, *, now: datetime | None 
     now = now or utcnow()
     try:
         payload, signed_at = serializer(purpose).loads(token, return_timestamp=True)
-        subscriber_id, version = int(payload["s"]), int(payload["v"])
-    except (BadSignature, KeyError, TypeError, ValueError):
+        subscriber = _named_by(payload)
+    except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
         raise TokenInvalid("This link is not valid. It may have been cut short when it "
                            "was copied.", "token") from None
-    subscriber = db.session.get(Subscriber, subscriber_id)
-    if subscriber is None or subscriber.token_version != version:
+    if subscriber is None:
         raise TokenRevoked("This link is no longer valid.", "token")
     if purpose is TokenPurpose.CONFIRM and now - as_utc(signed_at) > confirm_max_age():
         raise TokenExpired("This confirmation link has expired.", subscriber.id)
@@ -194,13 +238,9 @@ def load_token(purpose: TokenPurpose | str, token: str, *, now: datetime | None 
 def _expired_token_subscriber(purpose: TokenPurpose, token: str) -> Subscriber | None:
     """The subscriber of a genuine (correctly signed) token, ignoring its age."""
     try:
-        payload = serializer(purpose).loads(token)  # no max_age: the age is not checked
-        subscriber = db.session.get(Subscriber, int(payload["s"]))
-    except (BadSignature, KeyError, TypeError, ValueError):
+        return _named_by(serializer(purpose).loads(token))  # no max_age: the age is not checked
+    except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
         return None
-    if subscriber is None or subscriber.token_version != int(payload["v"]):
-        return None
-    return subscriber
 
 
 # --- queries ----------------------------------------------------------------------------------
@@ -230,51 +270,35 @@ def find_subscriber(email: str) -> Subscriber | None:
     return db.session.scalar(page_email_subscriber(address))
 
 
-def search_subscribers(query: str = "", *, limit: int = 100, offset: int = 0
-                       ) -> list[Subscriber]:
-    """Page-wide subscribers whose address or endpoint contains ``query``, newest first."""
-    stmt = (sa.select(Subscriber).where(Subscriber.incident_id.is_(None))
-            .order_by(Subscriber.created_at.desc(), Subscriber.id.desc()))
-    text = (query or "").strip().lower()
-    if text:
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(sa.or_(Subscriber.email.like(f"%{escaped}%", escape="\\"),
-                                 Subscriber.endpoint.like(f"%{escaped}%", escape="\\")))
-    return list(db.session.scalars(stmt.limit(limit).offset(offset)))
-
-
-@dataclass(frozen=True)
-class SubscriberCounts:
-    confirmed: int
-    unconfirmed: int
-    quarantined: int
-
-
-def subscriber_counts() -> SubscriberCounts:
-    """How many subscribers are confirmed, unconfirmed and quarantined (one query)."""
-    confirmed, unconfirmed, quarantined = db.session.execute(sa.select(
-        sa.func.count().filter(Subscriber.confirmed_at.is_not(None)),
-        sa.func.count().filter(Subscriber.confirmed_at.is_(None)),
-        sa.func.count().filter(Subscriber.quarantined_at.is_not(None)),
-    ).select_from(Subscriber)).one()
-    return SubscriberCounts(confirmed, unconfirmed, quarantined)
-
-
 # --- operations -------------------------------------------------------------------------------
 
-def queue_link(subscriber: Subscriber, now: datetime, *, force: bool = False) -> bool:
+def _link_wait(subscriber: Subscriber, now: datetime) -> timedelta | None:
+    """How long until the next link may go to this address; None when it may go now."""
+    streak = _streak(subscriber, now)
+    if not streak or subscriber.link_sent_at is None:
+        return None
+    cooldown = min(LINK_RESEND_COOLDOWN * 2 ** min(streak - 1, 16), LINK_COOLDOWN_MAX)
+    wait = subscriber.link_sent_at + cooldown - now
+    return wait if wait > timedelta(0) else None
+
+
+def _streak(subscriber: Subscriber, now: datetime) -> int:
+    quiet = subscriber.link_sent_at is None or now - subscriber.link_sent_at >= LINK_STREAK_RESET
+    return 0 if quiet else subscriber.link_count
+
+
+def queue_link(subscriber: Subscriber, now: datetime) -> bool:
     """Queue a confirm link (unconfirmed) or a manage link (confirmed) in the caller's
-    transaction (never commits): by email, or posted to the Slack or Teams channel itself."""
-    if subscriber.quarantined:
-        return False
-    if (not force and subscriber.link_sent_at is not None
-            and now - subscriber.link_sent_at < LINK_RESEND_COOLDOWN):
+    transaction (never commits), unless the subscriber is quarantined or in its cooldown: by
+    email, or posted to the Slack or Teams channel itself."""
+    if subscriber.quarantined or _link_wait(subscriber, now) is not None:
         return False
     kind = DeliveryKind.MANAGE if subscriber.confirmed else DeliveryKind.CONFIRM
     chat = subscriber.channel in (Channel.SLACK, Channel.TEAMS)
     add_delivery(kind, (subscriber.endpoint if chat else subscriber.email) or "",
                  subscriber_id=subscriber.id,
                  channel=subscriber.channel if chat else Channel.EMAIL, now=now)
+    subscriber.link_count = _streak(subscriber, now) + 1
     subscriber.link_sent_at = now
     return True
 
@@ -314,11 +338,18 @@ def resend_link(token: str, *, purpose: TokenPurpose | str = TokenPurpose.CONFIR
 
 def resend_confirmation(subscriber: Subscriber, *, actor: str | None = None,
                         now: datetime | None = None) -> Subscriber:
-    """Queue a confirmation (or manage) link for this subscriber now, as ops ask."""
+    """Queue a confirmation (or manage) link for this subscriber now, as ops ask; the
+    address's cooldown holds for ops too (ResendTooSoon), so no key can flood an inbox."""
     now = now or utcnow()
     if subscriber.quarantined:
         raise ValidationError("This address is quarantined; clear it first.", "subscriber_id")
-    queue_link(subscriber, now, force=True)
+    wait = _link_wait(subscriber, now)
+    if wait is not None:
+        minutes = max(1, math.ceil(wait.total_seconds() / 60))
+        raise ResendTooSoon(f"A link was sent to {subscriber.target} recently; another can "
+                            f"be sent in about {minutes} minute{'s' if minutes > 1 else ''}.",
+                            minutes * 60)
+    queue_link(subscriber, now)
     add_audit_entry(actor, "subscriber.resend", "subscriber", subscriber.id, subscriber.target)
     db.session.commit()
     return subscriber
@@ -340,45 +371,6 @@ def chosen_components(component_ids: Iterable[Any], group_ids: Iterable[Any]
             raise ValidationError(f"Unknown component {raw!r}.", "components")
         chosen[component.id] = component
     return list(chosen.values())
-
-
-@dataclass(frozen=True)
-class Preferences:
-    """What a subscriber wants to hear: incidents, maintenance, from which impact, and (for
-    webhooks) component status events."""
-
-    notify_incidents: bool = True
-    notify_maintenance: bool = True
-    min_impact: Impact = Impact.NONE
-    component_events: bool = True
-
-
-IMPACT_THRESHOLDS = (Impact.NONE, Impact.MINOR, Impact.MAJOR, Impact.CRITICAL)
-
-
-def check_preferences(preferences: Preferences) -> Preferences:
-    """The preferences, or ValidationError when they would hear nothing at all."""
-    if not (preferences.notify_incidents or preferences.notify_maintenance):
-        raise ValidationError("Choose incidents, maintenance, or both.", "notify")
-    if Impact(preferences.min_impact) not in IMPACT_THRESHOLDS:
-        raise ValidationError("Unknown impact threshold.", "min_impact")
-    return preferences
-
-
-def apply_preferences(subscriber: Subscriber, preferences: Preferences) -> None:
-    """Write checked preferences onto the subscriber in the caller's transaction (never
-    commits)."""
-    check_preferences(preferences)
-    subscriber.notify_incidents = preferences.notify_incidents
-    subscriber.notify_maintenance = preferences.notify_maintenance
-    subscriber.min_impact = Impact(preferences.min_impact)
-    subscriber.component_events = preferences.component_events
-
-
-def preferences_of(subscriber: Subscriber) -> Preferences:
-    """The subscriber's preferences as they stand."""
-    return Preferences(subscriber.notify_incidents, subscriber.notify_maintenance,
-                       subscriber.min_impact, subscriber.component_events)
 
 
 def choose(
@@ -407,6 +399,7 @@ def choose(
     if subscriber.channel is not Channel.EMAIL and subscriber.quarantined:
         # The endpoint's owner turns it back on from the link the disabling email carried.
         subscriber.quarantined_at, subscriber.failures_in_a_row = None, 0
+    subscriber.link_count = 0  # the link did its work: the next request starts afresh
     subscriber.updated_at = now
     db.session.commit()
     return subscriber
@@ -483,7 +476,7 @@ def add_subscriber(
     db.session.add(subscriber)
     db.session.flush()
     if not confirmed:
-        queue_link(subscriber, now, force=True)
+        queue_link(subscriber, now)
     add_audit_entry(actor, "subscriber.add", "subscriber", subscriber.id,
             f"{address} ({'confirmed' if confirmed else 'to confirm'})")
     db.session.commit()

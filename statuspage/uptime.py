@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import sqlalchemy as sa
 
-from .components import ComponentStatusChange, worst_status
+from .components import ComponentStatusChange
 from .dbtypes import utcnow
 from .extensions import db
 from .vocabulary import ComponentStatus
@@ -73,17 +73,28 @@ def uptime_days(
     )
     for component_id, changed_at, to_status in rows:
         changes[component_id].append((changed_at, to_status))
-    result = {}
-    for component_id, history in changes.items():
-        result[component_id] = _days_from_history(history, first_day, days, zone, now,
-                                                  window_start)
-    return result
+    bounds = _day_bounds(first_day, days, zone)
+    return {component_id: _days_from_history(history, bounds, now, window_start)
+            for component_id, history in changes.items()}
+
+
+def _day_bounds(first_day: date, days: int, zone: tzinfo) -> list[tuple[date, datetime,
+                                                                        datetime]]:
+    # Each day's start and end in the page's zone, as UTC, computed once for all components
+    # (comparing UTC times with UTC times is the fast path of datetime).
+    bounds = []
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        start = datetime.combine(day, datetime.min.time(), zone)
+        bounds.append((day, start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)))
+    return bounds
 
 
 def _days_from_history(
-    history: list[tuple[datetime, ComponentStatus]], first_day: date, days: int, zone: tzinfo,
-    now: datetime, window_start: datetime,
+    history: list[tuple[datetime, ComponentStatus]],
+    bounds: list[tuple[date, datetime, datetime]], now: datetime, window_start: datetime,
 ) -> list[UptimeDay]:
+    now, window_start = now.astimezone(UTC), window_start.astimezone(UTC)
     # Turn the change list into intervals [start, end) with one status each.
     intervals: list[tuple[datetime, datetime, ComponentStatus]] = []
     for index, (start, status) in enumerate(history):
@@ -93,25 +104,25 @@ def _days_from_history(
     born = history[0][0] if history else now
     out = []
     cursor = 0
-    for offset in range(days):
-        day = first_day + timedelta(days=offset)
-        day_start = datetime.combine(day, datetime.min.time(), zone)
-        day_end = day_start + timedelta(days=1)
+    for day, day_start, day_end in bounds:
         major = partial = 0.0
-        worst = ComponentStatus.OPERATIONAL
+        worst, rank = ComponentStatus.OPERATIONAL, 0
         while cursor < len(intervals) and intervals[cursor][1] <= day_start:
             cursor += 1
         index = cursor
         while index < len(intervals) and intervals[index][0] < day_end:
             start, end, status = intervals[index]
+            index += 1
+            if status is ComponentStatus.OPERATIONAL:  # neither worse nor down
+                continue
             seconds = (min(end, day_end) - max(start, day_start)).total_seconds()
             if seconds > 0:
-                worst = worst_status((worst, status))
+                if status.severity > rank:
+                    worst, rank = status, status.severity
                 if status is ComponentStatus.MAJOR_OUTAGE:
                     major += seconds
                 elif status is ComponentStatus.PARTIAL_OUTAGE:
                     partial += seconds
-            index += 1
         measured = day_end > born and day_start <= now
         out.append(UptimeDay(day, worst, major, partial, measured))
     return out

@@ -44,20 +44,31 @@ ADDRESS_MAX = 254
 
 
 def normalise_email(value: str | None) -> str:
-    """A valid address that our mail transport can address, lower-cased; else ValidationError.
+    """A valid address that our mail transport can deliver to, lower-cased; else
+    ValidationError. One rule for staff and subscribers.
 
-    Domains must also encode with Python's IDNA codec, which smtplib and Flask-Mail use:
-    email_validator accepts some (IDNA 2008) names that it cannot encode.
+    The domain is kept in its ASCII form (IDNA, ``xn--``), which is what the transport sends,
+    so that both spellings of an internationalised domain are one address. Local parts must
+    be ASCII (our relay path does not speak SMTPUTF8) and at most 64 characters (RFC 5321):
+    such addresses used to be accepted and then fail at send time.
     """
     text = (value or "").strip()
     if not text or len(text) > ADDRESS_MAX:
         raise ValidationError("Enter a valid email address.", "email")
     try:
-        valid = validate_email(text, check_deliverability=False)
-        valid.domain.encode("idna")
-    except (EmailNotValidError, UnicodeError):
+        valid = validate_email(text, check_deliverability=False, allow_smtputf8=False,
+                               strict=True)
+        address = valid.ascii_email
+        address.encode("ascii")
+    except (EmailNotValidError, UnicodeError, AttributeError):
+        local = text.rpartition("@")[0]
+        if not local.isascii():
+            raise ValidationError("Letters outside ASCII before the @ cannot be used: enter "
+                                  "another address.", "email") from None
         raise ValidationError("Enter a valid email address.", "email") from None
-    return valid.normalized.lower()
+    if len(address) > ADDRESS_MAX:
+        raise ValidationError("Enter a valid email address.", "email")
+    return address.lower()
 
 
 def require_text(value: str | None, field: str, *, max_length: int, required: bool = True,

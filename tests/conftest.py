@@ -88,6 +88,12 @@ def app(database_url: str) -> Iterator[Flask]:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "BASE_URL": "http://status.test",
         "MAIL_SUPPRESS_SEND": False,
+        # Every request reads the page version and builds what it lacks: tests see a write at
+        # once. The refresher's own tests turn it on.
+        "PAGE_VERSION_CHECK_MS": 0,
+        # The subscribe form's proof of work is on in production and in the tests about it
+        # (test_subscribe_limits, the browser tests); the others post the form without it.
+        "SUBSCRIBE_CHALLENGE": False,
     })
     app.test_client_class = Client
     with app.app_context():
@@ -270,7 +276,8 @@ def gunicorn_factory(database_url: str, db: Any, tmp_path: Path
              f"127.0.0.1:{port}", "--no-control-socket", "--log-level", "warning", *options,
              "wsgi:app"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "server-process-test",
+            env={**os.environ, "DATABASE_URL": database_url,
+                 "SECRET_KEY": "server-process-test-5e0b3c8a9d7f1246",
                  "BASE_URL": base, "MAIL_PORT": "9",  # nothing sends mail here
                  "HOME": str(tmp_path), **env})
         servers.append(server)

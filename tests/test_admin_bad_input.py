@@ -62,6 +62,7 @@ class Case:
     status: int
     message: str
     shown_as_text: str = ""  # input that the answer must show back, escaped
+    audited: str = ""  # the one audit action the refusal itself records (a failed sign-in)
 
 
 CASES = {
@@ -121,10 +122,10 @@ CASES = {
         400, "missing CSRF token"),
     "wrong password": Case(
         lambda w: w.anonymous.login("ops@example.com", "not the password"),
-        200, "Wrong email or password."),
+        200, "Wrong email or password.", audited="user.login_failed"),
     "unknown email": Case(
         lambda w: w.anonymous.login("nobody@example.com", "not the password"),
-        200, "Wrong email or password."),
+        200, "Wrong email or password.", audited="user.login_failed"),
     "unknown incident id": Case(
         lambda w: w.admin.client.get("/admin/incidents/999999"),
         404, "No such incident."),
@@ -196,4 +197,8 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(world: SimpleNamespace
     assert "<script>alert" not in page
     if case.shown_as_text:
         assert html.escape(case.shown_as_text) in page
-    assert everything() == before
+    after = everything()
+    if case.audited:
+        [added] = set(after.pop("audit_entry")) - set(before.pop("audit_entry"))
+        assert f"'{case.audited}'" in added
+    assert after == before

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from statuspage import notifications as notify
-from statuspage import scheduler, subscriber_csv
+from statuspage import scheduler, subscriber_csv, subscriber_lists
 from statuspage import subscriptions as subs
 from statuspage.audit import AuditEntry
 from statuspage.dbtypes import utcnow
@@ -87,6 +87,7 @@ def test_clearing_a_quarantine_lets_the_address_receive_email_again(
     _db.session.expire_all()
     assert not subs.find_subscriber("bounces@example.com").quarantined
     assert "subscriber.unquarantine" in audit_actions(_db)
+    past_cooldown(person)
     logged_in.post(f"/admin/subscribers/{person.id}/resend")
     notify.deliver()
     assert len(smtp.to("bounces@example.com")) == 1
@@ -138,11 +139,19 @@ def test_removing_a_subscriber_asks_first_then_cancels_their_queued_email(
     assert "subscriber.remove" in audit_actions(_db)
 
 
-def test_resending_a_confirmation_emails_a_fresh_link_at_once(logged_in: Actions, smtp: Any
-                                                             ) -> None:
+def past_cooldown(person: Any) -> None:
+    """Move the last link sent to ``person`` back past the resend cooldown."""
+    _db.session.refresh(person)
+    person.link_sent_at = utcnow() - subs.LINK_RESEND_COOLDOWN * 2
+    _db.session.commit()
+
+
+def test_resending_a_confirmation_emails_a_fresh_link_after_the_cooldown(
+        logged_in: Actions, smtp: Any) -> None:
     subs.subscribe("slow-reader@example.com")
     notify.deliver()
     person = subs.find_subscriber("slow-reader@example.com")
+    past_cooldown(person)
 
     response = logged_in.post(f"/admin/subscribers/{person.id}/resend", follow_redirects=True)
     notify.deliver()
@@ -212,7 +221,7 @@ def test_importing_without_consent_sends_each_new_address_a_confirmation_email(
     assert sorted(str(m["To"]) for m in smtp.messages) == ["new1@example.com",
                                                            "new2@example.com"]
     assert all(m["Subject"] == "[Acme] Confirm your subscription" for m in smtp.messages)
-    counts = subs.subscriber_counts()
+    counts = subscriber_lists.subscriber_counts()
     assert (counts.confirmed, counts.unconfirmed) == (1, 2)
 
 
@@ -224,7 +233,7 @@ def test_importing_with_consent_confirms_the_addresses_without_any_email(
         content_type="multipart/form-data")
 
     assert "Imported 2 confirmed subscribers." in text(response)
-    assert subs.subscriber_counts().confirmed == 2
+    assert subscriber_lists.subscriber_counts().confirmed == 2
     assert subs.find_subscriber("a@example.com").all_components
     assert notify.queue_status().queued == 0  # nobody is emailed
 
@@ -242,7 +251,7 @@ def test_an_import_that_cannot_be_read_is_refused_and_adds_nobody(
     assert response.status_code == 422
     assert any(e.startswith(message) for e in form_errors(text(response))), form_errors(
         text(response))
-    assert subs.subscriber_counts() == subs.SubscriberCounts(0, 0, 0)
+    assert subscriber_lists.subscriber_counts() == subscriber_lists.SubscriberCounts(0, 0, 0)
 
 
 # --- who may see what -----------------------------------------------------------------------------

@@ -264,7 +264,8 @@ def _send(client: Any, step: tuple[Any, ...], page_code: str, keys: dict[str, st
 def demo_page(db: Any) -> dict[str, str]:
     demo.load(login_password="demo password 1", now=DEMO_NOW)
     return {"page": get_page_settings().page_code,
-            "write": staff.create_api_key("golden writer", scope="write", actor="test")[1],
+            "write": staff.create_api_key("golden writer", scope="write", subscribers=True,
+                                          actor="test")[1],
             "read": staff.create_api_key("golden reader", scope="read", actor="test")[1]}
 
 

@@ -197,3 +197,84 @@ def test_editors_may_not_see_create_or_revoke_keys(actions: Any, make_user: Any,
 def test_signed_out_visitors_are_sent_to_sign_in(client: Any, db: Any) -> None:
     response = client.get("/admin/api-keys")
     assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+
+
+# --- subscriber addresses: a scope of their own, every listing audited ---------------------------
+
+@pytest.fixture
+def subscribers_api(client: Any, db: Any) -> Any:
+    """Call the management API with a key of one scope: ``call(scope, method, path)``."""
+    from statuspage import subscriptions
+
+    subscriptions.add_subscriber("reader@example.com", confirmed=True)
+    page = get_page_settings().page_code
+    tokens = {"read": staff.create_api_key("dash", scope="read")[1],
+              "write": staff.create_api_key("bot", scope="write")[1],
+              "read+subscribers": staff.create_api_key("crm", scope="read",
+                                                       subscribers=True)[1],
+              "write+subscribers": staff.create_api_key("sync", scope="write",
+                                                        subscribers=True)[1]}
+
+    def call(scope: str, method: str, path: str, **kwargs: Any) -> Any:
+        return client.open(f"/api/v1/pages/{page}{path}", method=method,
+                           headers={"Authorization": f"OAuth {tokens[scope]}"}, **kwargs)
+
+    return call
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/subscribers"), ("GET", "/subscribers/1"), ("GET", "/subscribers?q=reader"),
+    ("POST", "/subscribers"), ("DELETE", "/subscribers/1"),
+    ("POST", "/subscribers/1/resend_confirmation"),
+])
+@pytest.mark.parametrize("scope", ["read", "write"])
+def test_keys_without_the_subscribers_scope_never_see_an_address(
+        subscribers_api: Any, db: Any, scope: str, method: str, path: str) -> None:
+    response = subscribers_api(scope, method, path, json={"subscriber": {"email": "x@y.io"}})
+    assert response.status_code == 403 and response.is_json
+    # A read key trying to write is told about the write scope first.
+    message = response.get_json()["message"]
+    assert "subscribers scope" in message or (scope == "read" and "write scope" in message)
+    assert b"reader@example.com" not in response.data
+
+
+def test_a_key_with_the_subscribers_scope_lists_them_and_the_listing_is_audited(
+        subscribers_api: Any, db: Any) -> None:
+    listed = subscribers_api("read+subscribers", "GET", "/subscribers?q=reader")
+    one = subscribers_api("read+subscribers", "GET", "/subscribers/1")
+
+    assert [s["email"] for s in listed.get_json()] == ["reader@example.com"]
+    assert one.get_json()["email"] == "reader@example.com"
+    rows = db.session.execute(sa.select(AuditEntry.actor, AuditEntry.action, AuditEntry.summary)
+                              .order_by(AuditEntry.id.desc()).limit(2)).all()
+    assert [tuple(r)[1:] for r in reversed(rows)] == [
+        ("subscriber.list", "1 address (search “reader”, page 1)"),
+        ("subscriber.view", "reader@example.com")]
+    assert rows[0][0].startswith("API key crm (sp_")
+
+
+def test_writing_subscribers_needs_both_scopes(subscribers_api: Any, db: Any) -> None:
+    body = {"subscriber": {"email": "new@example.com"}}
+    assert subscribers_api("read+subscribers", "POST", "/subscribers", json=body
+                           ).status_code == 403
+    assert subscribers_api("write+subscribers", "POST", "/subscribers", json=body
+                           ).status_code == 201
+
+
+def test_the_console_listing_of_addresses_is_audited(logged_in: Any, db: Any) -> None:
+    from statuspage import subscriptions
+
+    subscriptions.add_subscriber("reader@example.com", confirmed=True)
+    logged_in.client.get("/admin/subscribers?q=reader&page=1")
+    entry = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert (entry.actor, entry.action, entry.summary) == (
+        "ops@example.com", "subscriber.list", "1 address (search “reader”, page 1)")
+
+
+def test_the_console_creates_a_key_with_the_subscribers_scope(logged_in: Any, db: Any) -> None:
+    response = logged_in.post("/admin/api-keys", {"name": "crm", "scope": "read",
+                                                 "subscribers": "y"})
+    assert response.status_code == 201
+    assert "read + subscribers" in response.get_data(as_text=True)
+    [key] = staff.all_api_keys()
+    assert key.subscribers and key.scope == "read"

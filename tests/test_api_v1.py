@@ -13,6 +13,7 @@ from statuspage import incidents as inc
 from statuspage import notifications as notify
 from statuspage import site, staff
 from statuspage import subscriptions as subs
+from statuspage.dbtypes import utcnow
 from statuspage.outbox import Delivery, DeliveryKind, Notice
 from statuspage.site import get_page_settings
 from statuspage.vocabulary import ComponentStatus
@@ -60,7 +61,8 @@ def page_id(db: Any) -> str:
 
 @pytest.fixture
 def write_token(db: Any) -> str:
-    return staff.create_api_key("deploy bot", scope="write", actor="ops@example.com")[1]
+    return staff.create_api_key("deploy bot", scope="write", subscribers=True,
+                                actor="ops@example.com")[1]
 
 
 @pytest.fixture
@@ -544,6 +546,11 @@ def test_subscribers_are_added_with_or_without_confirmation(api: Api, make_compo
 
     assert error_of(api.post("/subscribers", {"subscriber": {"email": "new@example.com"}}),
                     409)["field"] == "email"
+    # A link went out a moment ago: a resend waits out the address's cooldown, as the form's.
+    assert error_of(api.post(f"/subscribers/{pending['id']}/resend_confirmation"), 429)
+    subscriber = subs.get_subscriber(pending["id"])
+    subscriber.link_sent_at = utcnow() - subs.LINK_RESEND_COOLDOWN * 2
+    db.session.commit()
     resent = api.post(f"/subscribers/{pending['id']}/resend_confirmation")
     assert resent.status_code == 201
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 2

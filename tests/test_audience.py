@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from statuspage import audience, incidents
+from statuspage import audience, incidents, preferences
 from statuspage import components as comp
 from statuspage import notifications as notify
 from statuspage import subscriptions as subs
@@ -18,11 +18,11 @@ from statuspage.outbox import Channel, Delivery, Notice, NoticeKind
 from statuspage.vocabulary import Impact
 
 
-def confirmed(email: str, **preferences: Any) -> subs.Subscriber:
+def confirmed(email: str, **wanted: Any) -> subs.Subscriber:
     """A page-wide email subscriber to every component, with these preferences."""
     subscriber = subs.add_subscriber(email, confirmed=True)
     return subs.choose(subscriber, all_components=True,
-                       preferences=subs.Preferences(**preferences))
+                       preferences=preferences.Preferences(**wanted))
 
 
 def test_a_maintenance_only_subscriber_gets_maintenance_but_no_incident_email(
@@ -68,7 +68,7 @@ def test_a_major_and_critical_threshold_skips_a_minor_incident(make_component: A
 def test_preferences_that_would_hear_nothing_are_refused(db: Any) -> None:
     subscriber = subs.add_subscriber("nobody@example.com", confirmed=True)
     with pytest.raises(subs.ValidationError):
-        subs.choose(subscriber, all_components=True, preferences=subs.Preferences(
+        subs.choose(subscriber, all_components=True, preferences=preferences.Preferences(
             notify_incidents=False, notify_maintenance=False))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -106,3 +106,25 @@ def test_ops_open_an_incident_and_the_public_banner_follows(tab, live_server, ad
     assert tab.locator(".banner").inner_text() == "Partial System Outage"
     assert tab.locator(".incident-box h2").inner_text() == "Portal and API slow"
     assert tab.locator(".component-status.status-partial_outage").count() == 2
+
+
+def test_every_uptime_bar_has_a_tooltip_once_the_script_ran(tab, live_server, make_component):
+    from statuspage.components import set_component_status
+    from statuspage.dbtypes import utcnow
+
+    now = utcnow()
+    noon = datetime.combine(now.date() - timedelta(days=3), datetime.min.time(), UTC).replace(
+        hour=12)
+    api = make_component("API", now=now - timedelta(days=200))
+    set_component_status(api, "partial_outage", now=noon)
+    set_component_status(api, "operational", now=noon + timedelta(hours=3))
+
+    tab.goto(live_server + "/")
+    titles = tab.locator(".uptime-bars i").evaluate_all("bars => bars.map(b => b.title)")
+
+    days = [now.date() - timedelta(days=89 - n) for n in range(90)]
+    assert len(titles) == 90
+    assert titles[0] == f"{days[0]:%b} {days[0].day}, {days[0].year}: Operational, 100.00% uptime"
+    trouble = [t for t in titles if "Partial Outage" in t]
+    assert len(trouble) == 1 and trouble[0].endswith("% uptime")
+    assert titles[-1].startswith(f"{days[-1]:%b} {days[-1].day}, {days[-1].year}: ")

@@ -29,6 +29,7 @@ def tab(browser: Any) -> Iterator[Any]:
 def test_a_visitor_subscribes_ticks_a_group_and_confirms(tab: Any, app: Any, live_server: str,
                                                          smtp: Any, make_group: Any,
                                                          make_component: Any) -> None:
+    app.config["SUBSCRIBE_CHALLENGE"] = True  # as in production: the page solves it
     group = make_group("Networks", collapsed=True)
     make_component("AS2", group_id=group.id)
     make_component("Peppol Access Point", group_id=group.id)

@@ -148,17 +148,20 @@ def test_worker_once_with_nothing_due_leaves_incidents_and_components_alone(
 def test_check_settings_prints_every_setting_but_hides_secrets() -> None:
     app = create_app({
         "TESTING": True,
-        "SECRET_KEY": "very-secret-key",
+        "SECRET_KEY": "very-secret-key-6d2f8b0e4a9c1735",
+        "SECRET_KEY_FALLBACKS": ["retired-key-3a7c1e9b5d0f2846aa"],
         "MAIL_PASSWORD": "smtp-secret",
         "MAIL_PORT": 2525,
         "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://status:db-secret@db.internal/status",
     })
     result = app.test_cli_runner().invoke(args=["check-settings"])
     assert result.exit_code == 0, result.output
-    for secret in ("very-secret-key", "smtp-secret", "db-secret"):
+    for secret in ("very-secret-key-6d2f8b0e4a9c1735", "retired-key", "smtp-secret",
+                   "db-secret"):
         assert secret not in result.output
     lines = result.output.splitlines()
     assert "SECRET_KEY = '(set)'" in lines
+    assert "SECRET_KEY_FALLBACKS = '(set)'" in lines
     assert "MAIL_PASSWORD = '(set)'" in lines
     assert "MAIL_USERNAME = None" in lines
     assert "MAIL_PORT = 2525" in lines

@@ -12,6 +12,7 @@ from statuspage import config
 from statuspage.config import SETTINGS, ConfigError, from_env
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+STRONG_KEY = "9f1c2e7a4b8d3f6e0a5c9b2d7e4f1a8c"
 
 
 @pytest.mark.parametrize(("env", "raw", "key", "expected"), [
@@ -34,6 +35,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
     ("DATABASE_URL", "sqlite:////var/lib/status.db", "SQLALCHEMY_DATABASE_URI",
      "sqlite:////var/lib/status.db"),
     ("SECRET_KEY", "s3cret", "SECRET_KEY", "s3cret"),
+    ("SECRET_KEY_FALLBACKS", "old-key", "SECRET_KEY_FALLBACKS", ["old-key"]),
     ("BASE_URL", "https://status.example.com", "BASE_URL", "https://status.example.com"),
     ("RATE_LIMIT_STORAGE_URL", " redis://cache:6379/2 ", "RATELIMIT_STORAGE_URI",
      "redis://cache:6379/2"),
@@ -84,8 +86,10 @@ def test_every_setting_has_a_unique_variable_and_an_explanation() -> None:
 @pytest.mark.parametrize(("values", "message"), [
     ({}, "SECRET_KEY is not set"),
     ({"SECRET_KEY": ""}, "SECRET_KEY is not set"),
-    ({"SECRET_KEY": "k", "MAIL_USE_TLS": True, "MAIL_USE_SSL": True},
+    ({"SECRET_KEY": STRONG_KEY, "MAIL_USE_TLS": True, "MAIL_USE_SSL": True},
      "MAIL_USE_TLS and MAIL_USE_SSL cannot both be true"),
+    ({"SECRET_KEY": STRONG_KEY, "PAGE_VERSION_CHECK_MS": 1001},
+     "PAGE_VERSION_CHECK_MS: at most 1000"),
 ])
 def test_settings_that_cannot_work_stop_start_up(values: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -93,13 +97,40 @@ def test_settings_that_cannot_work_stop_start_up(values: dict[str, Any], message
 
 
 @pytest.mark.parametrize("values", [
-    {"SECRET_KEY": "k"},
+    {"SECRET_KEY": STRONG_KEY},
     {"DEBUG": True},
     {"TESTING": True},
-    {"SECRET_KEY": "k", "MAIL_USE_TLS": True},
+    {"SECRET_KEY": STRONG_KEY, "MAIL_USE_TLS": True},
+    {"SECRET_KEY": STRONG_KEY, "PAGE_VERSION_CHECK_MS": 1000},
+    {"SECRET_KEY": STRONG_KEY, "PAGE_VERSION_CHECK_MS": 0},
+    {"SECRET_KEY": "short", "DEBUG": True},
+    {"SECRET_KEY": "changeme", "TESTING": True},
+    {"SECRET_KEY": STRONG_KEY, "SECRET_KEY_FALLBACKS": ["b" * 12 + STRONG_KEY]},
 ])
 def test_settings_that_can_work_pass_the_check(values: dict[str, Any]) -> None:
     config.check(values)
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"SECRET_KEY": "a"}, "SECRET_KEY is too short"),
+    ({"SECRET_KEY": "changeme"}, "SECRET_KEY is too short"),
+    ({"SECRET_KEY": "x" * 31}, "SECRET_KEY is too short"),
+    ({"SECRET_KEY": "change-me-to-a-long-random-secret-key"}, "SECRET_KEY is a well-known value"),
+    ({"SECRET_KEY": "0" * 64}, "SECRET_KEY is a well-known value"),
+    ({"SECRET_KEY": "abababababababababababababababab"}, "SECRET_KEY is a well-known value"),
+    ({"SECRET_KEY": STRONG_KEY, "SECRET_KEY_FALLBACKS": ["changeme"]},
+     "SECRET_KEY_FALLBACKS: an old key is too short"),
+])
+def test_a_weak_secret_key_stops_start_up_in_production(values: dict[str, Any],
+                                                        message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config.check(values)
+
+
+def test_secret_key_fallbacks_are_read_newest_first_from_a_comma_separated_list() -> None:
+    values = from_env({"SECRET_KEY_FALLBACKS": " newer , older,"})
+    assert values["SECRET_KEY_FALLBACKS"] == ["newer", "older"]
+    assert from_env({})["SECRET_KEY_FALLBACKS"] is None
 
 
 # --- the README documents every setting ----------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 
 from statuspage import ROOT, create_app, devmail
@@ -73,12 +74,20 @@ def test_the_admin_lists_a_caught_confirmation_email_and_shows_it_with_its_links
 
     page = logged_in.client.get(path).get_data(as_text=True)
 
-    # The HTML part, escaped into a sandboxed frame that may not run scripts.
-    frame = re.search(r'<iframe[^>]*sandbox="([^"]*)"[^>]*srcdoc="([^"]*)"', page, re.S)
+    # The HTML part, in a sandboxed frame that may not run scripts, under a policy of its own
+    # that lets the email's inline styles apply and nothing else.
+    frame = re.search(r'<iframe[^>]*sandbox="([^"]*)"[^>]*src="([^"]*)"', page, re.S)
     assert frame, "no sandboxed frame"
     assert "allow-scripts" not in frame.group(1) and "allow-same-origin" not in frame.group(1)
-    srcdoc = html.unescape(frame.group(2))
-    assert srcdoc.startswith('<base target="_blank">') and "Confirm" in srcdoc
+    assert frame.group(2) == f"{path}/html"
+    part = logged_in.client.get(frame.group(2))
+    policy = part.headers["Content-Security-Policy"]
+    assert policy.startswith("sandbox allow-popups allow-popups-to-escape-sandbox; ")
+    assert "default-src 'none'" in policy and "script-src" not in policy
+    assert "frame-ancestors 'self'" in policy and part.headers["X-Frame-Options"] == "SAMEORIGIN"
+    body = part.get_data(as_text=True)
+    assert body.startswith('<base target="_blank">') and "Confirm" in body
+    assert 'style="' in body  # the email's own inline styles, kept
     # Its links, clickable, and the confirmation link acts for this subscriber.
     links = re.findall(r'<a href="([^"]+)" target="_blank" rel="noopener noreferrer">', page)
     [confirm] = [link for link in links if "/subscriptions/confirm/" in link]
@@ -165,7 +174,8 @@ def smtp_greeting(port: int, deadline: float) -> bytes:
 def test_flask_dev_starts_the_catcher_once_under_the_reloader(database_url: str,
                                                               tmp_path: Path) -> None:
     http_port, smtp_port = free_port(), free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "dev-test",
+    env = {**os.environ, "DATABASE_URL": database_url,
+           "SECRET_KEY": "dev-process-test-4b8e2a6c0d9f1357",
            "DEV_MAIL_CATCHER": "true", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_port)}
     log = tmp_path / "dev.log"
     with log.open("w") as out:
@@ -177,6 +187,10 @@ def test_flask_dev_starts_the_catcher_once_under_the_reloader(database_url: str,
             # The reloader's parent watches files only; a second catcher would say it found
             # the port taken.
             time.sleep(1)
+            # Its request log keeps a subscriber's link out, as gunicorn's does.
+            requests.get(f"http://127.0.0.1:{http_port}/subscriptions/manage/SeCrEt.tok-en",
+                         timeout=10)
+            time.sleep(0.3)
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=10)
@@ -185,3 +199,5 @@ def test_flask_dev_starts_the_catcher_once_under_the_reloader(database_url: str,
     assert greeting.startswith(b"220 "), greeting
     assert output.count(f"Mail catcher on 127.0.0.1:{smtp_port}") == 1, output
     assert "could not listen" not in output, output
+    assert "GET /subscriptions/manage/[token] HTTP/1.1" in output, output
+    assert "SeCrEt" not in output

@@ -141,7 +141,7 @@ def test_link_tokens_are_the_tokens_make_token_makes(db: Any) -> None:
                              all_components=True)
     purposes = [subs.TokenPurpose.MANAGE, subs.TokenPurpose.UNSUBSCRIBE]
 
-    fast = emails.link_tokens(subscriber.id, subscriber.token_version, purposes)
+    fast = emails.link_tokens(subscriber.public_id, subscriber.token_version, purposes)
 
     for purpose in purposes:
         assert subs.load_token(purpose, fast[purpose]) == subscriber

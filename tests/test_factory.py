@@ -46,13 +46,13 @@ def test_a_mapping_configures_the_app_for_tests(sqlite_url: str) -> None:
 
 def test_the_environment_configures_the_app(monkeypatch: pytest.MonkeyPatch,
                                             sqlite_url: str) -> None:
-    monkeypatch.setenv("SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("SECRET_KEY", "from-the-environment-9c41e07d2ab5f836")
     monkeypatch.setenv("MAIL_PORT", "2525")
     monkeypatch.setenv("MAIL_USE_TLS", "yes")
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     app = create_app()
     assert not app.testing and not app.debug
-    assert app.secret_key == "from-the-environment"
+    assert app.secret_key == "from-the-environment-9c41e07d2ab5f836"
     assert (app.config["MAIL_PORT"], app.config["MAIL_USE_TLS"]) == (2525, True)
     dispose(app)
 

@@ -144,6 +144,43 @@ def test_edit_update_changes_text_only(db, make_component):
     assert api.status is S.MAJOR_OUTAGE
 
 
+def _stored_bodies(db):
+    db.session.expire_all()  # read back what was written, not the objects in memory
+    return db.session.execute(sa.select(IncidentUpdate.body, IncidentUpdate.body_html,
+                                        IncidentUpdate.body_text)
+                              .order_by(IncidentUpdate.id)).all()
+
+
+def test_an_update_is_stored_with_its_html_and_plain_text(db):
+    incident = inc.open_incident("Outage", body="We *found* it & fixed <script>it</script>.")
+    inc.post_update(incident, status="identified")  # the default body is rendered too
+
+    assert _stored_bodies(db) == [
+        ("We *found* it & fixed <script>it</script>.",
+         "<p>We <em>found</em> it &amp; fixed .</p>", "We found it & fixed ."),
+        (vocabulary.DEFAULT_BODIES["identified"],
+         f"<p>{vocabulary.DEFAULT_BODIES['identified']}</p>",
+         vocabulary.DEFAULT_BODIES["identified"]),
+    ]
+
+
+def test_editing_an_update_renders_its_new_body(db):
+    incident = inc.open_incident("Outage", body="Typo")
+    inc.edit_update(incident.updates[0], body="**Fixed** the typo.")
+
+    assert _stored_bodies(db) == [("**Fixed** the typo.", "<p><strong>Fixed</strong> the typo.</p>",
+                                   "Fixed the typo.")]
+
+
+def test_a_postmortem_draft_is_stored_with_its_html(db):
+    incident = inc.open_incident("Outage")
+    postmortems.save_postmortem(incident, "## Cause\n\nA *full* disk.")
+    assert incident.postmortem_html == "<h4>Cause</h4>\n<p>A <em>full</em> disk.</p>"
+
+    postmortems.save_postmortem(incident, "")
+    assert (incident.postmortem_body, incident.postmortem_html) == (None, None)
+
+
 def test_delete_incident_removes_its_updates(db):
     incident = inc.open_incident("Outage")
     inc.post_update(incident, status="identified")

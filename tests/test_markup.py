@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from markupsafe import Markup
 
-from statuspage.markup import render_markdown, to_plain_text
+from statuspage.markup import render_markdown, stored, to_plain_text, trusted_html
 
 
 def test_markdown_renders_common_formatting():
@@ -42,3 +42,19 @@ def test_headings_sit_below_the_page_headings():
     html = render_markdown("# Summary\n\n## Cause\n\n###### Small")
     assert "<h3>Summary</h3>" in html and "<h4>Cause</h4>" in html
     assert "<h6>Small</h6>" in html
+
+
+def test_stored_keeps_the_sanitised_html_and_the_plain_text_without_entities():
+    kept = stored("**R&D** fixed <script>x()</script> the `<b>` tag")
+
+    assert kept.source == "**R&D** fixed <script>x()</script> the `<b>` tag"
+    assert kept.html == str(render_markdown(kept.source))
+    assert "<script" not in kept.html
+    assert kept.text == "R&D fixed the <b> tag"
+    assert kept.columns("body") == {"body": kept.source, "body_html": kept.html,
+                                    "body_text": kept.text}
+
+
+def test_stored_html_is_trusted_as_it_was_written():
+    assert trusted_html("<p>x</p>") == Markup("<p>x</p>")
+    assert trusted_html(None) == Markup("")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -58,4 +59,55 @@ def test_upgrade_matches_the_models_and_downgrades_to_base(empty_database_url):
         with db.engine.connect() as connection:
             left = set(sa.inspect(connection).get_table_names()) - {"alembic_version"}
         assert left == set()
+        db.engine.dispose()
+
+
+def test_upgrade_renders_the_markdown_of_updates_and_postmortems_already_stored(
+        empty_database_url):
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database_url})
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    flags = dict.fromkeys(("auto_start", "auto_complete", "to_maintenance_state",
+                           "to_operational_state", "remind_prior"), False)
+    with app.app_context():
+        upgrade(revision="0003")
+        with db.engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO incident (id, kind, name, status, impact, created_at, updated_at, "
+                "started_at, postmortem_body, auto_start, auto_complete, to_maintenance_state, "
+                "to_operational_state, remind_prior) VALUES (1, 'incident', 'Old', 'resolved', "
+                "'none', :t, :t, :t, 'A *full* disk.', :auto_start, :auto_complete, "
+                ":to_maintenance_state, :to_operational_state, :remind_prior)"),
+                {"t": when, **flags})
+            for update_id, body in ((1, "**Fixed** & done."), (2, "")):
+                connection.execute(sa.text(
+                    "INSERT INTO incident_update (id, incident_id, status, body, display_at, "
+                    "created_at, updated_at, deliver_notifications) VALUES (:id, 1, 'resolved', "
+                    ":body, :t, :t, :t, :no)"), {"id": update_id, "body": body, "t": when,
+                                                 "no": False})
+        upgrade()
+        with db.engine.connect() as connection:
+            updates = connection.execute(sa.text(
+                "SELECT body_html, body_text FROM incident_update ORDER BY id")).all()
+            postmortem = connection.execute(sa.text(
+                "SELECT postmortem_html FROM incident")).scalar()
+        downgrade(revision="base")
+        db.engine.dispose()
+    assert [tuple(row) for row in updates] == [
+        ("<p><strong>Fixed</strong> &amp; done.</p>", "Fixed & done."), ("", "")]
+    assert postmortem == "<p>A <em>full</em> disk.</p>"
+def test_existing_subscribers_get_public_ids_of_their_own(empty_database_url):
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database_url})
+    with app.app_context():
+        upgrade(revision="0003")
+        with db.engine.begin() as connection:
+            for n in range(3):
+                connection.execute(sa.text(
+                    "INSERT INTO subscriber (email, all_components, token_version, created_at, "
+                    "updated_at) VALUES (:email, true, 7, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                    {"email": f"reader{n}@example.com"})
+        upgrade()
+        with db.engine.connect() as connection:
+            ids = list(connection.execute(sa.text("SELECT public_id FROM subscriber")).scalars())
+        assert len(ids) == len(set(ids)) == 3 and all(len(i) == 16 for i in ids)
+        downgrade(revision="base")
         db.engine.dispose()

@@ -103,9 +103,18 @@ def test_document_is_a_valid_openapi_3_1_document(document: dict[str, Any]) -> N
     validate(document)
 
 
-def test_document_names_the_server_that_served_it(document: dict[str, Any]) -> None:
-    assert document["servers"][0]["url"] == "http://localhost"
+def test_document_names_the_server_of_base_url(document: dict[str, Any]) -> None:
+    assert document["servers"][0]["url"] == "http://status.test"
     assert document["info"]["title"] == "Acme API"
+
+
+def test_document_ignores_the_host_header_it_is_asked_with(client: Any, db: Any) -> None:
+    # It is cached publicly: a forged Host must not end up in every reader's copy.
+    response = client.get("/api/openapi.json", headers={"Host": "attacker.example",
+                                                        "X-Forwarded-Host": "attacker.example"})
+    assert response.get_json()["servers"] == [
+        {"url": "http://status.test", "description": "This status page"}]
+    assert b"attacker.example" not in response.data
 
 
 def test_document_lists_exactly_the_v2_routes(app: Any, document: dict[str, Any]) -> None:
@@ -179,9 +188,11 @@ def test_docs_page_renders_the_document_with_local_swagger_ui(client: Any) -> No
     page = client.get("/api/docs")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert '"/api/openapi.json"' in html
+    assert 'data-document="/api/openapi.json"' in html
     sources = re.findall(r'(?:src|href)="([^"]+)"', html)
-    assert sources and all(s.startswith("/api/docs/assets/") for s in sources)
+    # Swagger UI's own files and the few lines that start it, all from this server (no CDN).
+    assert sources and all(s.startswith(("/api/docs/assets/", "/static/")) for s in sources)
+    assert "/static/api_docs.js" in sources
     for source in sources:
         with client.get(source) as asset:
             assert asset.status_code == 200, source
@@ -226,7 +237,7 @@ class V1:
 def v1(client: Any, document: dict[str, Any], db: Any) -> V1:
     from statuspage.staff import create_api_key
 
-    _, token = create_api_key("openapi test", scope="write")
+    _, token = create_api_key("openapi test", scope="write", subscribers=True)
     api = V1(client, document, token)
     api.ids = {}
     api.page_id = api.call("get", "/api/v1/pages", 200)[0]["id"]

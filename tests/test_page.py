@@ -290,8 +290,8 @@ def test_an_incident_shows_its_updates_newest_first_and_only_a_published_postmor
     published = page.incident(incident.id)
 
     assert [u.status for u in draft.updates] == ["resolved", "monitoring", "investigating"]
-    assert draft.postmortem_body is None
-    assert published.postmortem_body == "The **cause** was a disk."
+    assert draft.postmortem_html is None
+    assert published.postmortem_html == "<p>The <strong>cause</strong> was a disk.</p>"
     assert draft.components == ("API",)
     assert draft.impact == "major"
 

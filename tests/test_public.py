@@ -78,10 +78,28 @@ def test_components_sit_in_their_groups_with_status_and_uptime(client, make_grou
     assert "Networks" in details and "AS2" in details and "Peppol Access Point" in details
     assert 'data-status="degraded_performance" open' in details  # opened: a member is degraded
     assert 'class="component-status status-degraded_performance">Degraded Performance' in details
-    # One bar per day for each showcased component (three of them).
-    assert html.count('<span class="bar bar-') == 3 * 90
-    assert re.search(r'title="[A-Z][a-z]{2} \d+, \d{4}: Operational, 100\.00% uptime"', html)
+    # One bar per day for each showcased component (three of them), new today: the days
+    # before carry no data, and today Peppol's bar is degraded, with its tooltip.
+    bars = re.findall(r'<div class="uptime-bars"[^>]*>(.*?)</div>', html, re.S)
+    assert [len(re.findall(r"<i[ >]", b)) for b in bars] == [90, 90, 90]
+    assert bars[0] == '<i class="n"></i>' * 89 + "<i></i>"
+    assert re.fullmatch(r'(<i class="n"></i>){89}<i class="d" title="[A-Z][a-z]{2} \d+, '
+                        r'\d{4}: Degraded Performance, 100\.00% uptime"></i>', bars[1])
     assert "100.00 % uptime" in html
+
+
+def test_ninety_quiet_days_cost_seven_bytes_each(client, make_component):
+    from statuspage.dbtypes import utcnow as now
+
+    for n in range(3):
+        make_component(f"Old {n}", now=now() - timedelta(days=200))
+
+    html = _html(client.get("/"))
+
+    first = (now().date() - timedelta(days=89)).isoformat()
+    assert f'data-first-day="{first}"' in html
+    bars = re.findall(r'<div class="uptime-bars"[^>]*>(.*?)</div>', html, re.S)
+    assert bars == ["<i></i>" * 90] * 3
 
 
 def test_collapsed_group_is_closed_without_javascript(client, make_group, make_component):
@@ -164,7 +182,8 @@ def test_status_page_answers_304_while_nothing_changed(app, client, make_compone
     again = client.get("/", headers={"If-None-Match": etag})
 
     assert first.status_code == 200
-    assert first.headers["Cache-Control"] == "public, max-age=10"
+    assert first.headers["Cache-Control"] == ("public, max-age=10, stale-while-revalidate=30, "
+                                              "stale-if-error=86400")
     assert first.headers["Last-Modified"]
     assert again.status_code == 304
     assert again.get_data() == b""
@@ -177,9 +196,11 @@ def test_status_page_answers_304_while_nothing_changed(app, client, make_compone
 
 
 def test_cache_lifetime_comes_from_the_settings(app, client, db):
-    app.config["PAGE_CACHE_SECONDS"] = 60
+    app.config.update(PAGE_CACHE_SECONDS=60, PAGE_STALE_WHILE_REVALIDATE_SECONDS=5,
+                      PAGE_STALE_IF_ERROR_SECONDS=3600)
 
-    assert client.get("/").headers["Cache-Control"] == "public, max-age=60"
+    assert client.get("/").headers["Cache-Control"] == (
+        "public, max-age=60, stale-while-revalidate=5, stale-if-error=3600")
 
 
 # --- incident pages ------------------------------------------------------------------------------
@@ -289,13 +310,13 @@ def test_public_pages_never_load_the_signed_in_user(logged_in, monkeypatch, make
     # reads neither the user's row nor their session for it.
     make_component("API")
     loads = []
-    get_user = staff.get_user
+    session_user = staff.session_user
 
-    def counting_get_user(user_id):
-        loads.append(user_id)
-        return get_user(user_id)
+    def counting_session_user(session_id):
+        loads.append(session_id)
+        return session_user(session_id)
 
-    monkeypatch.setattr(staff, "get_user", counting_get_user)
+    monkeypatch.setattr(staff, "session_user", counting_session_user)
 
     for url in ("/", "/history", "/subscribe"):
         assert logged_in.client.get(url).status_code == 200
@@ -319,3 +340,32 @@ def test_the_rendered_page_is_reused_until_the_page_changes(client, make_compone
     from statuspage.components import set_component_status
     set_component_status(api, "major_outage")
     assert "Major System Outage" in client.get("/").get_data(as_text=True)
+
+
+def test_no_public_read_renders_markdown(client, monkeypatch, make_component, make_incident,
+                                         make_maintenance):
+    # Bodies are rendered when written; a read that rendered one would fail here.
+    import markdown
+
+    api = make_component("API")
+    incident = make_incident(body="We are *on it*.", components={api.id: "major_outage"})
+    resolve_incident(incident, body="**Fixed**.")
+    save_postmortem(incident, "A *full* disk.")
+    publish_postmortem(incident)
+    make_incident("Still open", body="- one\n- two")
+    make_maintenance(body="We *upgrade* the database.")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Markdown rendered on a read")
+
+    monkeypatch.setattr(markdown, "markdown", refuse)
+    monkeypatch.setattr(markdown.Markdown, "convert", refuse)
+    urls = ["/", "/history", f"/incidents/{incident.id}", "/history.rss", "/history.atom",
+            f"/components/{api.id}/history.atom", "/maintenance.ics", "/embed", "/badge.svg",
+            f"/components/{api.id}/badge.svg", "/api/v2/summary.json",
+            "/api/v2/incidents.json", "/api/v2/scheduled-maintenances.json"]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+    html = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
+    assert "A <em>full</em> disk." in html and "<strong>Fixed</strong>." in html

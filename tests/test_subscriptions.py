@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from itsdangerous import URLSafeTimedSerializer
 
-from statuspage import audience, subscriber_csv
+from statuspage import audience, subscriber_csv, subscriber_lists
 from statuspage import subscriptions as subs
 from statuspage.dbtypes import utcnow
 from statuspage.extensions import db as _db
@@ -50,8 +53,8 @@ def test_subscribing_a_confirmed_address_answers_the_same_and_emails_a_manage_li
 
     assert answer == "reader@example.com"
     assert [d.kind for d in deliveries()] == [DeliveryKind.CONFIRM, DeliveryKind.MANAGE]
-    assert subs.subscriber_counts() == subs.SubscriberCounts(confirmed=1, unconfirmed=0,
-                                                             quarantined=0)
+    assert subscriber_lists.subscriber_counts() == subscriber_lists.SubscriberCounts(
+        confirmed=1, unconfirmed=0, quarantined=0)
 
 
 def test_subscribing_twice_in_a_row_sends_only_one_email(db: Any) -> None:
@@ -208,10 +211,10 @@ def test_unconfirmed_subscribers_are_purged_after_the_link_lifetime(subscriber: 
 def test_searching_and_counting_subscribers(subscriber: Any) -> None:
     subs.subscribe("other_one@example.org")
 
-    assert [s.email for s in subs.search_subscribers("EXAMPLE.ORG")] == [
+    assert [s.email for s in subscriber_lists.search_subscribers("EXAMPLE.ORG")] == [
         "other_one@example.org"]
-    assert [s.email for s in subs.search_subscribers("%")] == []
-    assert subs.subscriber_counts() == subs.SubscriberCounts(1, 1, 0)
+    assert [s.email for s in subscriber_lists.search_subscribers("%")] == []
+    assert subscriber_lists.subscriber_counts() == subscriber_lists.SubscriberCounts(1, 1, 0)
 
 
 def test_importing_addresses_asks_each_to_confirm_unless_told_they_consented(
@@ -245,3 +248,55 @@ def test_the_export_lists_every_subscriber_without_spreadsheet_formulas(
     assert lines[1].startswith("'=cmd@example.com,20")
     assert ",API,," in lines[1]
 
+
+# --- rotating SECRET_KEY ------------------------------------------------------------------------
+
+OLD_KEY, NEW_KEY = "old-" + "7" * 40, "new-" + "8" * 40
+
+
+def test_links_signed_with_a_previous_secret_key_work_while_it_is_a_fallback(
+        app: Any, subscriber: Any) -> None:
+    app.config.update(SECRET_KEY=OLD_KEY)
+    old_link = subs.make_token(subscriber, subs.TokenPurpose.MANAGE)
+
+    app.config.update(SECRET_KEY=NEW_KEY, SECRET_KEY_FALLBACKS=[OLD_KEY])
+    assert subs.load_token(subs.TokenPurpose.MANAGE, old_link) == subscriber
+    new_link = subs.make_token(subscriber, subs.TokenPurpose.MANAGE)
+    assert new_link != old_link
+
+    app.config.update(SECRET_KEY_FALLBACKS=[])  # the old key retired: its links stop working
+    with pytest.raises(subs.TokenInvalid):
+        subs.load_token(subs.TokenPurpose.MANAGE, old_link)
+    assert subs.load_token(subs.TokenPurpose.MANAGE, new_link) == subscriber
+
+
+# --- opaque links -------------------------------------------------------------------------------
+
+def _payload(token: str) -> Any:
+    """What anyone can read in a link: itsdangerous signs its payload, it does not hide it."""
+    data = token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
+
+
+def test_links_do_not_reveal_the_sequential_subscriber_id(db: Any) -> None:
+    for n in range(3):
+        subs.subscribe(f"reader{n}@example.com")
+    subscribers = [subs.find_subscriber(f"reader{n}@example.com") for n in range(3)]
+
+    payloads = [_payload(subs.make_token(s, "manage")) for s in subscribers]
+
+    assert [set(p) for p in payloads] == [{"p", "v"}] * 3
+    assert [p["p"] for p in payloads] == [s.public_id for s in subscribers]
+    assert all(len(p["p"]) >= 16 and not p["p"].isdigit() for p in payloads)
+    assert len({p["p"] for p in payloads}) == 3
+    assert not {s.id for s in subscribers} & {v for p in payloads for v in p.values()}
+
+
+def test_links_sent_before_public_ids_still_act_for_their_subscriber(subscriber: Any) -> None:
+    # Manage and unsubscribe links sat in emails signed over the row id; they keep working.
+    legacy = URLSafeTimedSerializer(subs.signing_keys(), salt="statuspage.subscriber.manage")
+    old_link = legacy.dumps({"s": subscriber.id, "v": subscriber.token_version})
+    assert subs.load_token("manage", old_link) is subscriber
+    subs.revoke_links(subscriber)
+    with pytest.raises(subs.TokenRevoked):
+        subs.load_token("manage", old_link)

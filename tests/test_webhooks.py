@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from statuspage import components as comp
-from statuspage import followers, incidents, staff
+from statuspage import followers, incidents, preferences, staff
 from statuspage import notifications as notify
 from statuspage import subscriptions as subs
 from statuspage.dbtypes import utcnow
@@ -44,7 +44,8 @@ COMPONENT_UPDATE = {"old_status", "new_status", "created_at", "component_type", 
 
 @pytest.fixture
 def api(client: Any, db: Any) -> Api:
-    token = staff.create_api_key("deploy bot", scope="write", actor="ops@example.com")[1]
+    token = staff.create_api_key("deploy bot", scope="write", subscribers=True,
+                                 actor="ops@example.com")[1]
     return Api(client, token, get_page_settings().page_code)
 
 
@@ -123,7 +124,7 @@ def test_a_status_set_by_hand_posts_a_component_update(receiver: Any, make_compo
     webhook(receiver)
     quiet = webhook(receiver, "/quiet", email="quiet@example.com")
     subs.choose(quiet, all_components=True,
-                preferences=subs.Preferences(component_events=False))
+                preferences=preferences.Preferences(component_events=False))
 
     comp.set_component_status(api_component, "degraded_performance", actor="ops")
     notify.deliver()

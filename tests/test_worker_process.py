@@ -71,7 +71,8 @@ def holding_smtp(smtp: SmtpServer) -> Iterator[_HoldingRecorder]:
 def start_worker(database_url: str, smtp: SmtpServer, tmp_path: Path
                  ) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
     """Start `flask --app wsgi worker` processes against the test database and SMTP server."""
-    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
+    env = {**os.environ, "DATABASE_URL": database_url,
+           "SECRET_KEY": "worker-process-test-0f3a9c5e1b7d2846",
            "BASE_URL": "http://status.test", "MAIL_SERVER": "127.0.0.1",
            "MAIL_PORT": str(smtp.port), "MAIL_BATCH_SIZE": str(BATCH),
            "MAIL_LEASE_SECONDS": str(LEASE_SECONDS), "MAIL_TIMEOUT_SECONDS": "5",

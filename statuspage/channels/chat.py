@@ -162,9 +162,9 @@ class Prepared:
     purposes: tuple[TokenPurpose, ...]
     created: float
 
-    def body(self, subscriber_id: int, token_version: int) -> bytes:
+    def body(self, public_id: str, token_version: int) -> bytes:
         """The message with this subscriber's links."""
-        tokens = link_tokens(subscriber_id, token_version, self.purposes)
+        tokens = link_tokens(public_id, token_version, self.purposes)
         text = self.text
         for purpose in self.purposes:
             text = text.replace(json.dumps(SLOTS[purpose])[1:-1],
@@ -185,7 +185,7 @@ class _ChatRenderer:
 
     def render(self, item: Any, now: datetime | None = None) -> Request:
         """The request for one claimed delivery; Undeliverable if it cannot be."""
-        if item.subscriber_id is None or item.token_version is None or not item.endpoint:
+        if item.public_id is None or item.token_version is None or not item.endpoint:
             raise Undeliverable("The subscriber of this message no longer exists.")
         if item.quarantined:
             raise Undeliverable("The channel's webhook is disabled after repeated failures.")
@@ -205,7 +205,7 @@ class _ChatRenderer:
             self._prepared[key] = prepared
         if isinstance(prepared, Undeliverable):
             raise prepared
-        return Request(item.endpoint, prepared.body(item.subscriber_id, item.token_version),
+        return Request(item.endpoint, prepared.body(item.public_id, item.token_version),
                        {"Content-Type": "application/json; charset=utf-8",
                         "User-Agent": USER_AGENT})
 

@@ -96,7 +96,7 @@ class Renderer:
 
     def render(self, item: Any, now: datetime | None = None) -> Request:
         """The signed request for one claimed delivery; Undeliverable if it cannot be."""
-        if item.subscriber_id is None or item.token_version is None or not item.endpoint:
+        if item.public_id is None or item.token_version is None or not item.endpoint:
             raise Undeliverable("The subscriber of this webhook no longer exists.")
         if item.quarantined:
             raise Undeliverable("The endpoint is disabled after repeated failures.")
@@ -111,7 +111,7 @@ class Renderer:
             self._prepared[item.notice_id] = prepared
         if isinstance(prepared, Undeliverable):
             raise prepared
-        token = link_tokens(item.subscriber_id, item.token_version,
+        token = link_tokens(item.public_id, item.token_version,
                             (TokenPurpose.UNSUBSCRIBE,))[TokenPurpose.UNSUBSCRIBE]
         body = prepared.body(links.unsubscribe(token))
         timestamp = str(int(time.time() if now is None else now.timestamp()))

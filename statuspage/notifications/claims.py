@@ -55,6 +55,7 @@ class ClaimedDelivery:
     notice_id: int | None
     subscriber_id: int | None
     token_version: int | None
+    public_id: str | None  # what the subscriber's links name (never the row id)
     quarantined: bool
     to_address: str
     attempts: int
@@ -138,14 +139,14 @@ def claim(now: datetime, limit: int, worker_id: str, *,
         return None
     rows = db.session.execute(
         sa.select(_D.id, _D.kind, _D.notice_id, _D.subscriber_id,
-                  _S.token_version, _S.quarantined_at.is_not(None),
+                  _S.token_version, _S.public_id, _S.quarantined_at.is_not(None),
                   _D.to_address, _D.attempts, _D.created_at,
                   _D.channel, _S.endpoint, _S.secret, _D.next_attempt_at)
         .select_from(_DELIVERY.outerjoin(_SUBSCRIBER, _S.id == _D.subscriber_id))
         .where(_D.id.in_([row.id for row in won]))  # by primary key, not by token
         .order_by(_D.next_attempt_at, _D.id)).all()
     db.session.commit()
-    items = [ClaimedDelivery(*row[:9], channel=row.channel, endpoint=row.endpoint,
+    items = [ClaimedDelivery(*row[:10], channel=row.channel, endpoint=row.endpoint,
                              secret=row.secret) for row in rows]
     return Claim(token, worker_id, items, span.total_seconds(),
                  (rows[-1].next_attempt_at, rows[-1].id), asked + span.total_seconds(), asked,

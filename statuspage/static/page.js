@@ -1,8 +1,26 @@
 /* Progressive enhancement of the public pages; everything works without it.
    - Times are shown in the visitor's own zone; the page's zone stays in the title.
-   - Component groups remember whether the visitor opened or closed them. */
+   - Component groups remember whether the visitor opened or closed them.
+   - Uptime bars of quiet days get their tooltip (days in trouble have it from the server). */
 (function () {
   "use strict";
+
+  var section = document.querySelector("[data-first-day]");
+  if (section) {
+    var first = new Date(section.getAttribute("data-first-day") + "T00:00:00Z");
+    var dayFormat = new Intl.DateTimeFormat(document.documentElement.lang || "en", {
+      year: "numeric", month: "short", day: "numeric", timeZone: "UTC"
+    });
+    var quiet = section.getAttribute("data-operational");
+    var none = section.getAttribute("data-no-data");
+    section.querySelectorAll(".uptime-bars").forEach(function (bars) {
+      Array.prototype.forEach.call(bars.children, function (bar, index) {
+        if (bar.title) { return; }
+        var day = new Date(first.getTime() + index * 86400000);
+        bar.title = dayFormat.format(day) + ": " + (bar.className === "n" ? none : quiet);
+      });
+    });
+  }
 
   var format = new Intl.DateTimeFormat(undefined, {
     year: "numeric", month: "short", day: "numeric",

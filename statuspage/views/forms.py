@@ -13,6 +13,7 @@ from datetime import UTC, tzinfo
 from typing import Any
 from zoneinfo import available_timezones
 
+from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
@@ -29,13 +30,12 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .. import challenge, preferences, vocabulary
 from .. import components as comp
 from .. import incidents as inc
-from .. import subscriptions as subs
-from .. import vocabulary
 from ..site import get_page_settings
 from ..staff import PASSWORD_MAX, Role
 from ..validation import DomainError
@@ -44,8 +44,12 @@ from ..vocabulary import ComponentStatus, Impact, IncidentStatus, MaintenanceSta
 # --- shared pieces -------------------------------------------------------------------------------
 
 
-def _strip(value: Any) -> Any:
+def strip_text(value: Any) -> Any:
+    """A text field's value without surrounding whitespace (a filter)."""
     return value.strip() if isinstance(value, str) else value
+
+
+_strip = strip_text
 
 
 def required(label: str) -> DataRequired:
@@ -105,6 +109,15 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[required("Password"),
                                                      at_most("Password", PASSWORD_MAX)])
     next = HiddenField()
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Code", filters=[_strip], validators=[
+        required("Code"), at_most("Code", 40)])
+
+
+class RequireTwoFactorForm(FlaskForm):
+    required = HiddenField()
 
 
 # --- ops console: components and groups ----------------------------------------------------------
@@ -396,16 +409,29 @@ class ApiKeyForm(FlaskForm):
                        filters=[_strip])
     scope = SelectField("Scope", default="read", validate_choice=False, choices=[
         SelectChoice("read", "Read: look only"),
-        SelectChoice("write", "Write: open incidents, change components, manage subscribers"),
+        SelectChoice("write", "Write: open incidents, change components and the page"),
     ])
+    subscribers = BooleanField("Subscriber addresses: may list them (and, with write, add "
+                               "and remove subscribers)")
 
 
 # --- public: subscriptions -----------------------------------------------------------------------
 
 
+NOT_SOLVED = ("We could not check that a person sent this form. Wait until it says "
+              "“Ready” below the button (JavaScript must be on), then send it again.")
+
+
+def solved_challenge(form: FlaskForm, field: Field) -> None:
+    """The proof of work the page asked for, when SUBSCRIBE_CHALLENGE is on."""
+    if current_app.config["SUBSCRIBE_CHALLENGE"] and not challenge.verify(field.data):
+        raise ValidationError(NOT_SOLVED)
+
+
 class SubscribeForm(FlaskForm):
     # No validators: subscriptions.normalise_email decides, so its message is the one shown.
     email = EmailField("Email address", filters=[_strip])
+    altcha = HiddenField(validators=[solved_challenge])
 
 
 ALL_COMPONENTS = "all"
@@ -437,7 +463,7 @@ class SubscriptionChoiceForm(FlaskForm):
     component_events = BooleanField("Component status changes outside incidents")
 
     def show(self, all_components: bool, component_ids: Iterable[int],
-             preferences: subs.Preferences | None = None) -> None:
+             preferences: preferences.Preferences | None = None) -> None:
         """Fill the form with a saved choice and preferences."""
         self.scope.data = ALL_COMPONENTS if all_components else SOME_COMPONENTS
         self.component_ids.data = [str(i) for i in component_ids]
@@ -453,33 +479,8 @@ class SubscriptionChoiceForm(FlaskForm):
         return {"all_components": self.scope.data == ALL_COMPONENTS,
                 "component_ids": self.component_ids.data or [],
                 "group_ids": self.group_ids.data or [],
-                "preferences": subs.Preferences(
+                "preferences": preferences.Preferences(
                     notify_incidents=self.notify.data in ("both", "incidents"),
                     notify_maintenance=self.notify.data in ("both", "maintenance"),
                     min_impact=Impact(self.min_impact.data),
                     component_events=bool(self.component_events.data))}
-
-
-class ChannelSubscribeForm(FlaskForm):
-    """A webhook (endpoint and contact email), or a Slack or Teams incoming-webhook URL."""
-
-    channel = SelectField("Deliver to", default="webhook", choices=[
-        SelectChoice("webhook", "A webhook (JSON in Statuspage's shape)"),
-        SelectChoice("slack", "A Slack channel (incoming webhook)"),
-        SelectChoice("teams", "A Microsoft Teams channel (incoming webhook)")])
-    endpoint = StringField("Webhook URL", filters=[_strip])
-    email = EmailField("Contact email (webhooks)", filters=[_strip])
-
-
-class FollowForm(FlaskForm):
-    """Follow one incident: by email, or by webhook (an endpoint and a contact email)."""
-
-    email = EmailField("Email address", filters=[_strip])
-    endpoint = StringField("Or a webhook URL (the email is then its contact)",
-                           filters=[_strip])
-
-
-class EndpointForm(ChannelSubscribeForm):
-    """Ops add a webhook, Slack or Teams subscriber, confirmed at once when they may."""
-
-    confirmed = BooleanField("Active at once (skip the confirmation)")

@@ -1,36 +1,88 @@
-"""HTTP answers that every view shares: conditional responses for what the public caches, and
-one shape for errors (an HTML page, or JSON for API clients)."""
+"""HTTP answers that every view shares: the cached public answers (built once per page
+version for every process, see ``pagecache``), and one shape for errors (an HTML page, or JSON
+for API clients), including the 503 that needs no database."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.http import parse_accept_header
 
-Body = str | bytes
+from .. import pagecache
+from ..builds import ENCODINGS, IDENTITY, Built, Edition
+from ..pagecache import Resource
+from ..site import get_page_settings
+from . import fastlane
+
+HTML = "text/html; charset=utf-8"
+JSON = "application/json"
+RETRY_AFTER_SECONDS = 30
+STALE_HEADER = "Statuspage-Stale"  # on answers kept while the database cannot be read
+UNAVAILABLE = ("The status page cannot read its data right now. It is being worked on; please "
+               "try again in a minute.")
 
 
-def conditional(etag: str, build: Callable[[], Body | tuple[Body, datetime]],
-                content_type: str, *, last_modified: datetime | None = None) -> Response:
-    """A public response revalidated by ``etag``: built only when the client lacks it, 304
-    otherwise; ``Cache-Control: public, max-age=PAGE_CACHE_SECONDS``.
+def built(body: str | bytes, content_type: str = HTML, last_modified: datetime | None = None,
+          headers: tuple[tuple[str, str], ...] = ()) -> Built:
+    """What a cached view builds; Last-Modified is the page's last change unless given."""
+    data = body.encode() if isinstance(body, str) else body
+    return Built(data, content_type, last_modified or get_page_settings().last_change, headers)
 
-    ``build`` returns the body, or the body and its Last-Modified time.
+
+def cached(resource: Resource, *, contract: bool = False) -> Response:
+    """The answer for ``resource`` at the current page version, the same for every visitor:
+    from memory, without the database, once this process has it.
+
+    It carries an ETag of the version (per encoding) and Last-Modified, so clients revalidate
+    to a 304; it is compressed once per version, sent as the client accepts it (``Vary:
+    Accept-Encoding`` when the client said what it accepts), and ``Cache-Control: public``
+    with ``stale-while-revalidate`` and ``stale-if-error`` for shared caches. ``contract``
+    keeps the v2 API's recorded ``Cache-Control``. While the database cannot be read, the
+    kept answer is sent marked ``Statuspage-Stale``; where there is none, a 503.
     """
-    if request.if_none_match.contains(etag):
+    try:
+        edition, stale = pagecache.serve(resource)
+    except pagecache.Unavailable:
+        return unavailable()
+    if not stale and pagecache.current().interval:
+        request.environ[fastlane.MARK] = (edition.key, edition)  # the fast lane may replay it
+    return _answer(edition, stale, contract)
+
+
+@lru_cache(maxsize=256)
+def _accepted(header: str) -> tuple[str, ...]:
+    accept = parse_accept_header(header)
+    return tuple(name for name in ENCODINGS if accept.quality(name) > 0)
+
+
+def _answer(edition: Edition, stale: bool, contract: bool) -> Response:
+    header = request.headers.get("Accept-Encoding")
+    encoding = next((name for name in _accepted(header) if name in edition.bodies),
+                    IDENTITY) if header else IDENTITY
+    etag = edition.stamp if encoding == IDENTITY else f"{edition.stamp}-{encoding}"
+    if request.if_none_match.contains_weak(etag):
         response = Response(status=304)
     else:
-        built = build()
-        body, last_modified = built if isinstance(built, tuple) else (built, last_modified)
-        response = Response(body, content_type=content_type)
+        response = Response(edition.bodies[encoding], content_type=edition.content_type)
+        if encoding != IDENTITY:
+            response.headers["Content-Encoding"] = encoding
     response.set_etag(etag)
-    if last_modified is not None:
-        response.last_modified = last_modified
-    response.cache_control.public = True
-    response.cache_control.max_age = current_app.config["PAGE_CACHE_SECONDS"]
+    response.last_modified = edition.last_modified
+    config = current_app.config
+    control = f"public, max-age={config['PAGE_CACHE_SECONDS']}"
+    if not contract:
+        control += (f", stale-while-revalidate={config['PAGE_STALE_WHILE_REVALIDATE_SECONDS']}"
+                    f", stale-if-error={config['PAGE_STALE_IF_ERROR_SECONDS']}")
+    response.headers["Cache-Control"] = control
+    if header is not None:
+        response.vary.add("Accept-Encoding")
+    if stale:
+        response.headers[STALE_HEADER] = "database unavailable"
+    response.headers.extend(edition.headers)
     return response.make_conditional(request)
 
 
@@ -57,7 +109,25 @@ def error_response(status: int, error: str, message: str, field: str | None = No
     """The error in the shape the client asked for: JSON (``json_error``) or the error page."""
     if wants_json():
         return json_error(status, error, message, field)
-    return render_template("error.html", status=status, error=error, message=message), status
+    return render_template("error.html", status=status, error=error, message=message,
+                           page=pagecache.known_page()), status
+
+
+def unavailable() -> Response:
+    """503 with Retry-After, for when the database cannot be read: needs no database (the
+    page's settings are those this process last read) and is never cached."""
+    if wants_json():
+        response, _ = json_error(503, "Service Unavailable", UNAVAILABLE)
+    else:
+        # Rendered without context processors: some (the console's) would read the database.
+        page = current_app.jinja_env.get_template("error.html").render(
+            status=503, error="Service Unavailable", message=UNAVAILABLE,
+            page=pagecache.known_page())
+        response = Response(page, content_type=HTML)
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.cache_control.no_store = True
+    return response
 
 
 class PublicResponseSessionInterface(SecureCookieSessionInterface):
@@ -71,4 +141,6 @@ class PublicResponseSessionInterface(SecureCookieSessionInterface):
     def save_session(self, app: Flask, session: Any, response: Any) -> None:
         super().save_session(app, session, response)
         if response.cache_control.public and not session.modified:
-            response.vary.discard("Cookie")
+            # Lower case: HeaderSet.remove matches the stored spelling against the name as
+            # given, so "Cookie" would stay in a Vary that names another header too.
+            response.vary.discard("cookie")

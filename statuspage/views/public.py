@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
 
 from flask import (
     Blueprint,
@@ -18,20 +18,16 @@ from flask import (
 )
 from flask_wtf import FlaskForm
 
+from .. import challenge, feeds, followers, page, preferences, subscriptions
 from .. import components as comp
-from .. import feeds, followers, page, subscriptions
-from ..extensions import csrf, db
-from ..site import page_version
+from ..builds import Built
+from ..extensions import csrf, db, limiter
+from ..pagecache import Resource
 from ..subscriptions import Subscriber, TokenError, TokenExpired, TokenPurpose
 from ..validation import DomainError
-from .forms import (
-    ChannelSubscribeForm,
-    FollowForm,
-    SubscribeForm,
-    SubscriptionChoiceForm,
-    show_domain_error,
-)
-from .http import conditional
+from .channel_forms import ChannelSubscribeForm, FollowForm
+from .forms import SubscribeForm, SubscriptionChoiceForm, show_domain_error
+from .http import built, cached
 
 bp = Blueprint("public", __name__)
 MAX_HISTORY_PAGE = 10_000
@@ -39,25 +35,27 @@ MAX_HISTORY_PAGE = 10_000
 
 @bp.get("/")
 def index() -> Response:
-    """The status page, answered from the cached snapshot and revalidated by ETag."""
-    snap = page.snapshot()
-    return conditional(snap.etag, lambda: _rendered_index(snap), "text/html; charset=utf-8",
-                       last_modified=snap.modified_at)
+    """The status page, built once per page version and day."""
+    return cached(Resource("/", _index, daily=True))
 
 
 @bp.get("/incidents/<int:incident_id>")
-def incident(incident_id: int) -> str:
+def incident(incident_id: int) -> Response:
     """One incident or maintenance with its full timeline."""
-    return render_template("public/incident.html", incident=page.incident(incident_id))
+    return cached(Resource(f"/incidents/{incident_id}", lambda: built(render_template(
+        "public/incident.html", incident=page.incident(incident_id)))))
 
 
 @bp.get("/history")
-def history() -> str:
+def history() -> Response:
     """Past incidents and maintenance by month, a few months per page."""
     number = request.args.get("page", "1")
     if not (number.isascii() and number.isdigit()) or not 1 <= int(number) <= MAX_HISTORY_PAGE:
         abort(404)
-    return render_template("public/history.html", history=page.history(int(number)))
+    value = int(number)
+    path = "/history" if value == 1 else f"/history?page={value}"
+    return cached(Resource(path, lambda: built(render_template(
+        "public/history.html", history=page.history(value))), daily=True))
 
 
 @bp.get("/history.rss")
@@ -84,16 +82,27 @@ def component_atom(component_id: int) -> Response:
     return _feed("atom", component_id)
 
 
+@bp.get("/theme/<colour>.css")
+def theme(colour: str) -> Response:
+    """The page's accent colour as a stylesheet (the policy allows no inline style); the
+    colour is in the address, so the file never changes and needs no database."""
+    if not re.fullmatch(r"[0-9a-fA-F]{6}", colour):
+        abort(404)
+    response = Response(f":root {{ --accent: #{colour.lower()}; }}\n", content_type="text/css")
+    response.cache_control.public = True
+    response.cache_control.max_age = 365 * 86400
+    response.cache_control.immutable = True
+    return response
+
+
 def _feed(kind: str, component_id: int | None = None) -> Response:
-    # Looked up first so that an unknown component is a 404, even for a reader with an ETag.
-    component = comp.get_component(component_id) if component_id is not None else None
-    etag = f"{kind}-{component_id or 'all'}-v{page_version()}"
-
-    def build() -> tuple[bytes, datetime]:
+    def build() -> Built:
+        # An unknown (or deleted) component is a 404, never kept.
+        component = comp.get_component(component_id) if component_id is not None else None
         feed = feeds.build_feed(kind, component)
-        return feed.body, feed.updated_at
+        return built(feed.body, feed.content_type, feed.updated_at)
 
-    return conditional(etag, build, feeds.CONTENT_TYPES[kind])
+    return cached(Resource(request.path, build))
 
 
 # --- subscribing: every page past /subscribe is reached through a signed link from an email ---
@@ -101,22 +110,74 @@ def _feed(kind: str, component_id: int | None = None) -> Response:
 Page = str | Response | tuple[str, int]
 
 
+# Each subscription emails an address nobody has confirmed yet: a client may ask a few times
+# an hour, the whole page accepts a bounded number an hour (SUBSCRIBE_PER_*), and the address
+# itself has a growing cooldown (subscriptions). Both limits answer 429 through views.init_app.
+TOO_MANY_SUBSCRIPTIONS = "Too many subscription requests for now."
+
+
+def per_client_rate() -> str:
+    """The per-client subscribe limit in the limiter's words."""
+    return f"{current_app.config['SUBSCRIBE_PER_CLIENT_PER_HOUR']}/hour"
+
+
+def total_rate() -> str:
+    """The page's subscribe limit in the limiter's words."""
+    return f"{current_app.config['SUBSCRIBE_PER_HOUR']}/hour"
+
+
+def accepted(response: Response) -> bool:
+    """A subscription that was taken (the "check your inbox" page); only those count toward
+    the page's total, so junk cannot use it up."""
+    return response.status_code == 200 and request.method == "POST"
+
+
 @bp.route("/subscribe", methods=["GET", "POST"])
+@limiter.limit(per_client_rate, methods=["POST"], scope="subscribe-client",
+               exempt_when=lambda: not current_app.config["SUBSCRIBE_PER_CLIENT_PER_HOUR"],
+               error_message=TOO_MANY_SUBSCRIPTIONS)
+@limiter.limit(total_rate, key_func=lambda: "page", methods=["POST"], scope="subscribe-total",
+               exempt_when=lambda: not current_app.config["SUBSCRIBE_PER_HOUR"],
+               deduct_when=accepted, error_message=TOO_MANY_SUBSCRIPTIONS)
 def subscribe() -> Page:
     """Ask for email updates; the answer is the same whether the address was known or not."""
     form = SubscribeForm()
     if not form.validate_on_submit():
-        return render_template("public/subscribe.html", form=form)
+        return _subscribe_form(form, 422 if form.is_submitted() else 200)
     try:
         address = subscriptions.subscribe(form.email.data)
     except DomainError as exc:
         db.session.rollback()
         show_domain_error(form, exc)
-        return render_template("public/subscribe.html", form=form), exc.status_code
+        return _subscribe_form(form, exc.status_code)
     return render_template("public/subscribe_sent.html", address=address)
 
 
+def _subscribe_form(form: SubscribeForm, status: int) -> tuple[str, int]:
+    # A fresh proof-of-work challenge with every form: each solution is good for one send.
+    puzzle = challenge.new_challenge() if current_app.config["SUBSCRIBE_CHALLENGE"] else None
+    return render_template("public/subscribe.html", form=form, challenge=puzzle), status
+
+
+# The pages behind a signed link, per client. Not the one-click unsubscribe: mail providers
+# send every recipient's from a handful of addresses, right after a notification goes out.
+signed_link_pages = limiter.shared_limit("30/minute;300/hour", scope="subscriber-links",
+                                         error_message="Too many requests for this page.")
+# Every form that subscribes shares the subscribe form's budgets, per client and for the page.
+subscribe_limits = (
+    limiter.shared_limit(per_client_rate, scope="subscribe-client", methods=["POST"],
+                         exempt_when=lambda: not current_app.config[
+                             "SUBSCRIBE_PER_CLIENT_PER_HOUR"],
+                         error_message=TOO_MANY_SUBSCRIPTIONS),
+    limiter.shared_limit(total_rate, key_func=lambda: "page", scope="subscribe-total",
+                         methods=["POST"], deduct_when=accepted,
+                         exempt_when=lambda: not current_app.config["SUBSCRIBE_PER_HOUR"],
+                         error_message=TOO_MANY_SUBSCRIPTIONS))
+
+
 @bp.route("/subscribe/channel", methods=["GET", "POST"])
+@subscribe_limits[0]
+@subscribe_limits[1]
 def subscribe_channel() -> Page:
     """Ask for updates at a webhook, or in a Slack or Teams channel."""
     form = ChannelSubscribeForm()
@@ -133,6 +194,8 @@ def subscribe_channel() -> Page:
 
 
 @bp.route("/incidents/<int:incident_id>/subscribe", methods=["GET", "POST"])
+@subscribe_limits[0]
+@subscribe_limits[1]
 def follow_incident(incident_id: int) -> Page:
     """Follow one incident by email or webhook, until it is resolved."""
     incident, form = page.incident(incident_id), FollowForm()
@@ -159,6 +222,7 @@ def _refused(form: FlaskForm, exc: DomainError) -> None:
 
 
 @bp.route("/subscriptions/confirm/<token>", methods=["GET", "POST"])
+@signed_link_pages
 def confirm_subscription(token: str) -> Page:
     """The emailed link: choose components; saving the choice confirms the subscription."""
     subscriber = subscriptions.load_token(TokenPurpose.CONFIRM, token)
@@ -167,6 +231,7 @@ def confirm_subscription(token: str) -> Page:
 
 
 @bp.post("/subscriptions/confirm/<token>/resend")
+@signed_link_pages
 def resend_confirmation(token: str) -> Page:
     """Email a fresh link in place of an expired one (a forged one gets nothing)."""
     subscriptions.resend_link(token)
@@ -174,6 +239,7 @@ def resend_confirmation(token: str) -> Page:
 
 
 @bp.route("/subscriptions/manage/<token>", methods=["GET", "POST"])
+@signed_link_pages
 def manage_subscription(token: str) -> Page:
     """See and change what a subscriber hears about."""
     subscriber = subscriptions.load_token(TokenPurpose.MANAGE, token)
@@ -183,6 +249,7 @@ def manage_subscription(token: str) -> Page:
 
 
 @bp.get("/subscriptions/unsubscribe/<token>")
+@signed_link_pages
 def unsubscribe_page(token: str) -> str:
     """Ask before unsubscribing: a GET (a link scanner, a preview) must change nothing."""
     subscriber = subscriptions.load_token(TokenPurpose.UNSUBSCRIBE, token)
@@ -193,7 +260,7 @@ def unsubscribe_page(token: str) -> str:
 def unsubscribe(token: str) -> str:
     """Unsubscribe, from the page's button or a mail client's one-click unsubscribe."""
     subscriber = subscriptions.load_token(TokenPurpose.UNSUBSCRIBE, token)
-    address = subscriber.email
+    address = subscriber.target
     subscriptions.unsubscribe(subscriber)
     return render_template("public/subscription_unsubscribed.html", address=address)
 
@@ -224,7 +291,7 @@ def _choice_page(subscriber: Subscriber, template: str, saved: str, **context: s
     if not form.is_submitted():
         if subscriber.confirmed:  # a new subscriber starts from "all components"
             form.show(subscriber.all_components, [c.id for c in subscriber.components],
-                      subscriptions.preferences_of(subscriber))
+                      preferences.preferences_of(subscriber))
         else:
             form.component_events.data = True
     elif not form.validate():
@@ -246,17 +313,9 @@ def _choice_page(subscriber: Subscriber, template: str, saved: str, **context: s
                            answers=followers.last_answers(subscriber), **context), status
 
 
-_RENDERED = "statuspage.rendered_index"
-
-
-def _rendered_index(snap: page.Snapshot) -> str:
-    # The page is the same for every visitor until the snapshot changes, so its HTML is kept
-    # beside it; a swap of one (snapshot, html) tuple is atomic, so no lock is needed.
-    cached = current_app.extensions.get(_RENDERED)
-    if cached is None or cached[0] is not snap:
-        cached = (snap, render_template("public/index.html", snap=snap))
-        current_app.extensions[_RENDERED] = cached
-    return cached[1]
+def _index() -> Built:
+    snap = page.snapshot()
+    return built(render_template("public/index.html", snap=snap), last_modified=snap.modified_at)
 
 
 def init_app(app: Flask) -> None:

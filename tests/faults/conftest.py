@@ -33,6 +33,9 @@ from statuspage.outbox import Delivery, DeliveryStatus, Notice
 from statuspage.subscriptions import Subscriber
 from tests.smtp import Recorder, SmtpServer
 
+# Long and varied enough for the production check on SECRET_KEY.
+KEY = "fault-suite-test-key-0123456789abcdef"
+
 LONG = os.environ.get("STATUSPAGE_FAULTS_LONG") == "1"
 # The settings every fault test's workers run with: short timeouts and leases, so that a
 # stall or a dead worker costs seconds, and small batches, so that a kill has batches in
@@ -94,7 +97,7 @@ class Workers:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def start(self, port: int, **settings: str) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "DATABASE_URL": self.database_url, "SECRET_KEY": "test-secret",
+        env = {**os.environ, "DATABASE_URL": self.database_url, "SECRET_KEY": KEY,
                "BASE_URL": "http://status.test", "MAIL_SERVER": "127.0.0.1",
                "MAIL_PORT": str(port), **WORKER_SETTINGS, **settings}
         with (self.folder / f"worker-{len(self.processes)}.log").open("wb") as log:

@@ -8,6 +8,8 @@ operation re-renders the form with the operation's message and changes nothing.
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -21,6 +23,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
@@ -31,10 +34,10 @@ from ... import components as comp
 from ... import incidents as inc
 from ... import maintenance as maint
 from ... import notifications as notify
-from ... import scheduler, staff
-from ...extensions import db, login_manager
+from ... import scheduler, staff, two_factor
+from ...extensions import db, limiter, login_manager
 from ...incidents import Incident
-from ...validation import DomainError, NotFound
+from ...validation import DomainError, normalise_email
 from ...vocabulary import ACTIVE_MAINTENANCE_STATUSES, UPCOMING_MAINTENANCE_STATUSES
 from ..forms import COMPONENT_STATUS_CHOICES, LoginForm, show_domain_error
 
@@ -43,6 +46,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 # Flash categories, used the same way on every page (the layout styles them).
 SUCCESS, ERROR, INFO = "success", "error", "info"
 PER_PAGE = 25
+MAX_PAGE = 1_000_000
 FIX_FIELDS = "Nothing was saved: please correct the marked fields."
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -51,12 +55,25 @@ Page = str | tuple[str, int] | Response
 
 # --- access --------------------------------------------------------------------------------------
 
+SIGN_IN_PAGES = frozenset({"admin.login", "admin.login_code"})
+# What a user may open while the page requires a second factor they have not set up yet.
+ENROLMENT_PAGES = frozenset({"admin.account", "admin.start_two_factor",
+                             "admin.confirm_two_factor", "admin.logout"})
+
+
 @bp.before_request
 def require_login() -> Response | None:
-    """Every console page needs a signed-in user; the sign-in page itself does not."""
-    if request.endpoint == "admin.login" or current_user.is_authenticated:
+    """Every console page needs a signed-in user (the sign-in pages themselves do not), and,
+    when admins require it, one with a second factor: others are sent to set it up."""
+    if request.endpoint in SIGN_IN_PAGES:
         return None
-    return cast(Response, login_manager.unauthorized())
+    if not current_user.is_authenticated:
+        return cast(Response, login_manager.unauthorized())
+    if (request.endpoint not in ENROLMENT_PAGES and not current_user.two_factor_enabled
+            and two_factor.two_factor_required()):
+        flash("Two-factor sign-in is required on this page: set it up to continue.", INFO)
+        return redirect(url_for(".account"))
+    return None
 
 
 def admin_required(view: View) -> View:
@@ -71,13 +88,9 @@ def admin_required(view: View) -> View:
     return cast(View, wrapped)
 
 
-def load_user(user_id: str) -> staff.User | None:
-    """The signed-in user, unless deleted or deactivated since (which signs them out)."""
-    try:
-        user = staff.get_user(user_id)
-    except NotFound:
-        return None
-    return user if user.active else None
+def load_user(session_id: str) -> staff.User | None:
+    """The signed-in user, unless deleted, deactivated or signed out everywhere since."""
+    return staff.session_user(session_id)
 
 
 @bp.context_processor
@@ -108,8 +121,9 @@ def actor() -> str:
 
 
 def page_number() -> int:
-    """The ``page`` query argument: 1 unless a positive number."""
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    """The ``page`` query argument: 1 unless a positive number, at most MAX_PAGE (a larger
+    one would overflow the database's OFFSET)."""
+    return min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
 
 
 def detail_endpoint(incident: Incident) -> str:
@@ -165,7 +179,42 @@ def confirmed(context: dict[str, Any], operation: Callable[[], object], message:
 
 # --- signing in ----------------------------------------------------------------------------------
 
+# Failed sign-ins are counted per account and per client address, and checked before any
+# password is hashed, so a flood of guesses costs no CPU. The windows stack, so the wait grows
+# with the failures: after 5 a minute, after 10 a quarter of an hour, then an hour, then a day.
+# The right password waits out a lockout like any other.
+ACCOUNT_LIMITS = "5/minute;10/15 minutes;15/hour;30/day"
+CLIENT_LIMITS = "20/minute;100/hour;300/day"
+LOCKED_OUT = ("Too many failed sign-ins. The account is locked for a while; the right password "
+              "works again once the wait is over.")
+
+
+SIGN_IN_FAILED = "statuspage.sign_in_failed"  # kept on the request: g outlives it in tests
+# Between the password and the code: who, since when, where to go after.
+PENDING_SIGN_IN = "two_factor_pending"
+PENDING_SECONDS = 300
+
+
+def sign_in_failed(response: Response) -> bool:
+    """Whether this sign-in attempt counts against the limits: a wrong password or code."""
+    return bool(request.environ.get(SIGN_IN_FAILED))
+
+
+def attempted_account() -> str:
+    """The account a sign-in attempt names, counted whether or not it exists."""
+    raw = request.form.get("email", "")
+    try:
+        address = normalise_email(raw)
+    except DomainError:
+        address = raw.strip().lower()
+    return "account:" + hashlib.sha256(address.encode("utf-8", "replace")).hexdigest()
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(ACCOUNT_LIMITS, key_func=attempted_account, methods=["POST"],
+               scope="sign-in-account", deduct_when=sign_in_failed, error_message=LOCKED_OUT)
+@limiter.limit(CLIENT_LIMITS, methods=["POST"], scope="sign-in-client",
+               deduct_when=sign_in_failed, error_message=LOCKED_OUT)
 def login() -> Page:
     """Sign in with email and password."""
     form = LoginForm(next=request.args.get("next", ""))
@@ -174,19 +223,31 @@ def login() -> Page:
         return redirect(safe_next(form.next.data, home))
     if not form.validate_on_submit():
         return render_template("admin/login.html", form=form), 422 if form.is_submitted() else 200
-    user = staff.authenticate(form.email.data, form.password.data)
+    user = staff.authenticate(form.email.data, form.password.data, source=request.remote_addr)
     if user is None:
+        request.environ[SIGN_IN_FAILED] = True
         # One message for both cases, so the form does not reveal which addresses exist.
         flash("Wrong email or password.", ERROR)
         return render_template("admin/login.html", form=form)
+    return _password_accepted(user, form.next.data or "")
+
+
+def _password_accepted(user: staff.User, next_url: str) -> Response:
+    # Signed in, or on to the second step, which remembers who for a few minutes.
+    if user.two_factor_enabled:
+        session[PENDING_SIGN_IN] = {"user": user.get_id(), "at": int(time.time()),
+                                    "next": next_url}
+        return redirect(url_for(".login_code"))
     login_user(user)
     flash(f"Signed in as {user.email}.", SUCCESS)
-    return redirect(safe_next(form.next.data, home))
+    return redirect(safe_next(next_url, url_for(".dashboard")))
 
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Sign out (POST only, so a link on another site cannot sign anyone out)."""
+    """Sign out (POST only, so a link on another site cannot sign anyone out): every session
+    of the user ends, copies of this cookie included."""
+    staff.end_sessions(current_user)
     logout_user()
     flash("Signed out.", INFO)
     return redirect(url_for(".login"))
@@ -208,7 +269,7 @@ def dashboard() -> str:
 
 
 # The areas' routes register on ``bp`` as their modules are imported; they need the names above.
-from . import components, endpoints, incidents, settings, subscribers  # noqa: E402, F401
+from . import account, components, endpoints, incidents, settings, subscribers  # noqa: E402, F401
 
 
 def init_app(app: Flask) -> None:

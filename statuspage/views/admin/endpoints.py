@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ... import followers
 from ...validation import DomainError
-from ..forms import EndpointForm
+from ..channel_forms import EndpointForm
 from . import Page, actor, admin_required, bp, done, invalid, refused
 
 

@@ -9,7 +9,7 @@ from flask import flash, make_response, render_template, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from ... import site, staff
+from ... import site, staff, two_factor
 from ...validation import DomainError
 from ..forms import ActiveForm, ApiKeyForm, PageSettingsForm, RoleForm, UserForm
 from . import (
@@ -47,7 +47,8 @@ def settings() -> Page:
 
 def _staff_page(form: UserForm | None = None, status: int = 200) -> tuple[str, int]:
     return render_template("admin/staff.html", users=staff.all_users(),
-                           form=form or UserForm(formdata=None)), status
+                           form=form or UserForm(formdata=None),
+                           two_factor_required=two_factor.two_factor_required()), status
 
 
 @bp.get("/staff")
@@ -159,7 +160,8 @@ def create_api_key() -> Response:
         flash(FIX_FIELDS, ERROR)
         return _api_keys_page(form, 422)
     try:
-        new_key = staff.create_api_key(form.name.data, scope=form.scope.data, actor=actor())
+        new_key = staff.create_api_key(form.name.data, scope=form.scope.data,
+                                       subscribers=form.subscribers.data, actor=actor())
     except DomainError as exc:
         report_refusal(exc, form)
         return _api_keys_page(form, exc.status_code)

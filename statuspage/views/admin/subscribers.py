@@ -9,7 +9,7 @@ from typing import Any
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ... import audience, devmail, subscriber_csv
+from ... import audience, devmail, subscriber_csv, subscriber_lists
 from ... import incidents as inc
 from ... import notifications as notify
 from ... import subscriptions as subs
@@ -54,10 +54,11 @@ def subscribers() -> str:
     """Counts, search by address, and each subscriber's choice (addresses: admins only)."""
     query = request.args.get("q", "").strip()[:254]
     page_no = page_number()
-    found = subs.search_subscribers(query, limit=SUBSCRIBERS_PER_PAGE + 1,
-                                    offset=(page_no - 1) * SUBSCRIBERS_PER_PAGE)
+    found = subscriber_lists.list_subscribers(
+        query, limit=SUBSCRIBERS_PER_PAGE + 1, offset=(page_no - 1) * SUBSCRIBERS_PER_PAGE,
+        actor=actor())
     return render_template(
-        "admin/subscribers.html", counts=subs.subscriber_counts(), query=query,
+        "admin/subscribers.html", counts=subscriber_lists.subscriber_counts(), query=query,
         subscribers=found[:SUBSCRIBERS_PER_PAGE], more=len(found) > SUBSCRIBERS_PER_PAGE,
         page_no=page_no, import_form=SubscriberImportForm(formdata=None))
 
@@ -113,7 +114,12 @@ def import_subscribers() -> Page:
     text = form.csv_text()
     if text is None:
         return render_template("admin/subscribers_import.html", form=form, result=None), 422
-    result = subscriber_csv.import_subscribers(text, confirmed=form.confirmed.data, actor=actor())
+    try:
+        result = subscriber_csv.import_subscribers(text, confirmed=form.confirmed.data,
+                                                   actor=actor())
+    except DomainError as exc:
+        report_refusal(exc, form)
+        return render_template("admin/subscribers_import.html", form=form, result=None), 422
     what = "confirmed subscribers" if form.confirmed.data else "addresses to confirm by email"
     flash(f"Imported {len(result.added)} {what}.", SUCCESS if result.added else INFO)
     return render_template("admin/subscribers_import.html",
@@ -174,13 +180,28 @@ def mail() -> str:
                            messages=devmail.caught_messages(_mail_directory()))
 
 
+def _caught(message_id: str) -> devmail.CaughtMessage:
+    message = devmail.caught_message(_mail_directory(), message_id)
+    if message is None:
+        abort(404)
+    return message
+
+
 @bp.get("/mail/<message_id>")
 @admin_required
 def mail_message(message_id: str) -> str:
     """One caught email, its HTML shown sandboxed, with its links to follow."""
-    message = devmail.caught_message(_mail_directory(), message_id)
-    if message is None:
+    return render_template("admin/mail_message.html", message=_caught(message_id))
+
+
+@bp.get("/mail/<message_id>/html")
+@admin_required
+def mail_message_html(message_id: str) -> Response:
+    """The email's HTML part as its own document, for the viewer's sandboxed frame (under a
+    policy of its own, see views.init_app); its links open outside the frame."""
+    html = _caught(message_id).html
+    if not html:
         abort(404)
-    return render_template("admin/mail_message.html", message=message)
+    return Response('<base target="_blank">' + html, content_type="text/html; charset=utf-8")
 
 

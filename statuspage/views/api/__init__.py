@@ -11,8 +11,9 @@ import importlib.resources
 import json
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, render_template, request, send_from_directory
+from flask import Blueprint, Flask, Response, render_template, send_from_directory
 
+from ... import links
 from ...extensions import csrf
 from ...site import get_page_settings
 from . import followers, openapi, v1, v2, webhooks  # noqa: F401  (followers: v1 routes)
@@ -26,7 +27,9 @@ SWAGGER_UI_PACKAGE = "flask_swagger_ui"  # ships Swagger UI 5, the first to read
 @bp.get("/api/openapi.json")
 def openapi_document() -> Response:
     """The OpenAPI 3.1 document of the public and management APIs."""
-    document = openapi.document(request.url_root.rstrip("/"), get_page_settings().name)
+    # BASE_URL, never the Host header: the document is cached publicly, and a forged Host
+    # would otherwise send every reader's "try it" requests elsewhere.
+    document = openapi.document(links.home(), get_page_settings().name)
     response = Response(json.dumps(document, ensure_ascii=False, indent=1),
                         content_type="application/json")
     response.headers["Access-Control-Allow-Origin"] = "*"

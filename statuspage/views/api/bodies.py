@@ -49,12 +49,45 @@ def unflatten_form(form: MultiDict[str, str]) -> dict[str, Any]:
     return out
 
 
+# Statuspage's bodies nest four deep at most; a deeper one is an attack on the parser.
+MAX_DEPTH = 32
+
+
+def _check_json(data: Any) -> None:
+    """Refuse what parses as JSON but no operation could store: lone surrogates (``\ud800``
+    is valid JSON, not text UTF-8 or a database can hold) and deep nesting."""
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise BadRequest("The body is nested too deeply.")
+        if isinstance(value, dict):
+            pending.extend((key, depth) for key in value)
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and not _encodes(value):
+            raise BadRequest("The body contains text that is not valid Unicode.")
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def request_data() -> dict[str, Any]:
     """The whole request body, JSON or form fields, as a dict."""
     if request.is_json:
-        data = request.get_json(silent=True) if request.get_data() else {}
+        try:
+            data = request.get_json(silent=True) if request.get_data() else {}
+        except RecursionError:  # the parser's own limit, long before MAX_DEPTH is checked
+            raise BadRequest("The body is nested too deeply.") from None
         if data is None:
             raise BadRequest("The body is not valid JSON.")
+        _check_json(data)
     else:
         data = unflatten_form(request.form)
     if not isinstance(data, dict):

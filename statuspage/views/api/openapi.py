@@ -84,7 +84,8 @@ def document(server_url: str = "", title: str = "Status") -> dict[str, Any]:
                 "type": "apiKey", "in": "header", "name": "Authorization",
                 "description": "`OAuth <key>` or `Bearer <key>`: an API key made in the ops "
                                "console or with `flask --app wsgi create-api-key`. Read keys "
-                               "may only GET.",
+                               "may only GET; only keys with the subscribers scope reach "
+                               "`/subscribers` (and every listing there is audited).",
             }},
             "parameters": {"IfNoneMatch": {
                 "name": "If-None-Match", "in": "header", "required": False,
@@ -242,6 +243,8 @@ def _responses(route: Route, method: str) -> dict[str, Any]:
         codes += ["403", "409", "422"]
     elif route.query is not None:
         codes.append("422")
+    if route.path.startswith(v1.SUBSCRIBERS) and "403" not in codes:
+        codes.append("403")  # the subscribers scope
     if route.body is not None:
         codes.append("400")
     return {str(route.status): answer,
@@ -282,7 +285,8 @@ ERROR_RESPONSES = {
     "BadRequest": _error("The body is not valid JSON."),
     "Unauthorized": _error("No API key, or not a valid one.", {"WWW-Authenticate": {
         "description": "The scheme to use.", "schema": {"type": "string"}}}),
-    "Forbidden": _error("The key may only read."),
+    "Forbidden": _error("The key's scope does not cover this: a read key may only read, and "
+                        "subscriber addresses need the subscribers scope."),
     "NotFound": _error("No such object (or not this page's id)."),
     "Conflict": _error("Not possible in the object's present state (e.g. deleting a component "
                        "an open incident names)."),

@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSche
 from ... import components as comp
 from ... import incidents as inc
 from ... import links, site
-from ... import page as snapshot
 from ... import subscriptions as subs
 from ...times import iso_utc
 from ...vocabulary import ComponentStatus, Impact, IncidentStatus, Indicator, MaintenanceStatus
@@ -70,7 +69,7 @@ class Page(Shape):
         settings = site.get_page_settings()
         return {"id": settings.page_code, "name": settings.name,
                 "url": settings.url or current_app.config["BASE_URL"],
-                "time_zone": settings.time_zone, "updated_at": snapshot.last_write()}
+                "time_zone": settings.time_zone, "updated_at": settings.last_change}
 
     @classmethod
     def of(cls) -> Self:

@@ -19,10 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask_limiter.util import get_remote_address
 from pydantic import BaseModel
 
 from ... import components as comp
-from ... import followers, history, postmortems, site, staff
+from ... import followers, history, postmortems, site, staff, subscriber_lists
 from ... import incidents as inc
 from ... import maintenance as maint
 from ... import subscriptions as subs
@@ -62,7 +63,10 @@ bp = Blueprint("api_v1", __name__)
 
 ROOTS = ("/api/v1", "/v1")
 PAGE = "/pages/<page_id>"
+SUBSCRIBERS = f"{ROOTS[0]}{PAGE}/subscribers"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+NO_KEY_RATE = "60/minute"  # per client, for requests whose key is missing or wrong
+NO_KEY_MESSAGE = "Too many requests without a valid API key."
 ROUTES: list[Route] = []
 Answer = BaseModel | list[BaseModel] | None
 
@@ -121,6 +125,11 @@ def unlimited() -> bool:
     return not current_app.config["API_RATE_LIMIT_PER_MINUTE"] or api_key() is None
 
 
+def has_key() -> bool:
+    """Requests with a valid key count under its own limit, not under the client's."""
+    return api_key() is not None
+
+
 def over_rate() -> str:
     """The message of a 429."""
     return (f"This key may make {current_app.config['API_RATE_LIMIT_PER_MINUTE']} requests a "
@@ -128,9 +137,12 @@ def over_rate() -> str:
 
 
 def limit_each_key() -> None:
-    """Put every operation under the per-key limit (declaring it twice changes nothing)."""
+    """Put every operation under the per-key limit, and requests without a valid key under a
+    limit per client (declaring them twice changes nothing)."""
     limiter.shared_limit(per_key_rate, scope="api-key", key_func=rate_key,
                          exempt_when=unlimited, error_message=over_rate)(bp)
+    limiter.shared_limit(NO_KEY_RATE, scope="api-no-key", key_func=get_remote_address,
+                         exempt_when=has_key, error_message=NO_KEY_MESSAGE)(bp)
 
 
 @bp.url_value_preprocessor
@@ -158,9 +170,20 @@ def authenticate() -> Any:
     if request.method in WRITE_METHODS and not key.can_write:
         return error_response(403, "Forbidden", "This API key may only read; create a key "
                               "with the write scope to make changes.")
+    if request.endpoint in subscriber_endpoints() and not key.subscribers:
+        return error_response(403, "Forbidden", "This API key may not reach subscriber "
+                              "addresses; create a key with the subscribers scope.")
     if g.api_page_id is not None and g.api_page_id != site.get_page_settings().page_code:
         return error_response(404, "Not Found", "No such page.", "page_id")
     return None
+
+
+@functools.cache
+def subscriber_endpoints() -> frozenset[str]:
+    """The operations under ``/subscribers`` (an incident's too): they need the subscribers
+    scope."""
+    return frozenset(r.endpoint for r in ROUTES
+                     if r.path.startswith(SUBSCRIBERS) or "/subscribers" in r.path)
 
 
 @bp.errorhandler(ValidationError)
@@ -429,7 +452,8 @@ def revert_postmortem(incident_id: str) -> Answer:
 def subscribers() -> Answer:
     """Subscribers of the whole page, newest first; ``q`` searches addresses and endpoints."""
     paging = Paging.of_request()
-    found = subs.search_subscribers(paging.q, limit=paging.limit, offset=paging.offset)
+    found = subscriber_lists.list_subscribers(paging.q, limit=paging.limit, offset=paging.offset,
+                                  actor=actor())
     ctx = Context.build()
     return [Subscriber.of(s, ctx) for s in found]
 
@@ -448,7 +472,8 @@ def create_subscriber() -> Answer:
 @route(f"{PAGE}/subscribers/<subscriber_id>", "GET", response=Subscriber)
 def get_subscriber(subscriber_id: str) -> Answer:
     """One subscriber."""
-    return Subscriber.of(subs.get_subscriber(subscriber_id), Context.build())
+    subscriber = subscriber_lists.show_subscriber(subscriber_id, actor=actor())
+    return Subscriber.of(subscriber, Context.build())
 
 
 @route(f"{PAGE}/subscribers/<subscriber_id>", "DELETE", response=Subscriber)

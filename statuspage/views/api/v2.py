@@ -1,9 +1,9 @@
 """The public JSON API in Statuspage's v2 shapes (no authentication).
 
 The paths sit at the origin root: the official status widget replaces the path of the URL it is
-given with ``/api/v2/summary.json``. Bodies are cached per endpoint and page version, and
-revalidated by an ETag of that version, so monitors polling ``summary.json`` cost one cheap
-query while nothing changes.
+given with ``/api/v2/summary.json``. Bodies are built once per endpoint and page version for
+every process (``http.cached``) and revalidated by an ETag of that version, so monitors polling
+``summary.json`` cost no database round trip while nothing changes.
 """
 
 from __future__ import annotations
@@ -12,15 +12,16 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response
 from pydantic import BaseModel
 
 from ... import history, page
 from ... import incidents as inc
 from ... import maintenance as maint
-from ...site import page_version
+from ...builds import Built
+from ...pagecache import Resource
 from ...vocabulary import ACTIVE_MAINTENANCE_STATUSES, UPCOMING_MAINTENANCE_STATUSES, IncidentKind
-from ..http import conditional
+from ..http import JSON, built, cached
 from .routes import Route, summary_of
 from .schemas import (
     ComponentsResponse,
@@ -40,7 +41,6 @@ bp = Blueprint("api", __name__)
 ROOT = "/api/v2"
 RECENT_LIMIT = 50
 ROUTES: list[Route] = []
-_CACHE_KEY = "statuspage.api_v2"
 
 
 def route(path: str, response: type[BaseModel]) -> Callable[[Callable[..., Any]], Any]:
@@ -141,18 +141,11 @@ def _maintenances(found: Iterable[inc.Incident], ctx: Context) -> list[Scheduled
 
 
 def _answer(name: str, build: Callable[[Context], BaseModel]) -> Response:
-    """The endpoint's JSON for the current page version, or a 304 when the client has it."""
-    version = page_version()
-    return conditional(f"v{version}", lambda: _body(name, version, build), "application/json")
+    """The endpoint's JSON for the current page version, or a 304 when the client has it;
+    the headers the golden answers record stay as they are (``contract``)."""
+    return cached(Resource(f"{ROOT}/{name}.json", lambda: _body(build)), contract=True)
 
 
-def _body(name: str, version: int, build: Callable[[Context], BaseModel]) -> bytes:
-    # Two requests may build the same body at once; either result is right for the version.
-    cache: dict[str, tuple[int, bytes]] = current_app.extensions.setdefault(_CACHE_KEY, {})
-    hit = cache.get(name)
-    if hit is not None and hit[0] == version:
-        return hit[1]
+def _body(build: Callable[[Context], BaseModel]) -> Built:
     data = build(Context.build()).model_dump(mode="json")
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    cache[name] = (version, body)
-    return body
+    return built(json.dumps(data, ensure_ascii=False, separators=(",", ":")), JSON)
