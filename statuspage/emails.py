@@ -132,6 +132,10 @@ def _incident_values(kind: DeliveryKind, incident: Incident, update: IncidentUpd
     }
     if kind is DeliveryKind.MAINTENANCE_REMINDER:
         values["starts_at"] = _local(incident.scheduled_for, page)
+    elif kind is DeliveryKind.POSTMORTEM:
+        values.update(body_html=render_markdown(incident.postmortem_body),
+                      body_text=markdown_to_text(incident.postmortem_body),
+                      posted_at=_local(incident.postmortem_published_at, page))
     else:
         assert update is not None
         values.update(status_label=status_label(update.status),
@@ -256,7 +260,8 @@ def prepare(kind: DeliveryKind, notice_id: int | None, language: str,
     template.build(headers, text, markup)
     return Prepared(template, purposes, {p: _link_prefix(_LINKS[p][1]) for p in purposes},
                     page.page_code, links.host(),
-                    kind in (DeliveryKind.INCIDENT_UPDATE, DeliveryKind.MAINTENANCE_REMINDER),
+                    kind in (DeliveryKind.INCIDENT_UPDATE, DeliveryKind.MAINTENANCE_REMINDER,
+                             DeliveryKind.POSTMORTEM),
                     time.monotonic(), kind is DeliveryKind.ENDPOINT_DISABLED)
 
 

@@ -23,6 +23,7 @@ class NoticeKind(enum.StrEnum):
     INCIDENT_UPDATE = "incident_update"
     MAINTENANCE_REMINDER = "maintenance_reminder"
     COMPONENT_UPDATE = "component_update"  # a status set outside any incident
+    POSTMORTEM = "postmortem"  # published, with subscribers to be told
 
 
 class DeliveryKind(enum.StrEnum):
@@ -31,6 +32,7 @@ class DeliveryKind(enum.StrEnum):
     INCIDENT_UPDATE = "incident_update"
     MAINTENANCE_REMINDER = "maintenance_reminder"
     COMPONENT_UPDATE = "component_update"
+    POSTMORTEM = "postmortem"
     ENDPOINT_DISABLED = "endpoint_disabled"  # to a webhook's contact, after repeated failures
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from statuspage import audience, incidents, preferences
+from statuspage import audience, followers, incidents, postmortems, preferences
 from statuspage import components as comp
 from statuspage import notifications as notify
 from statuspage import subscriptions as subs
@@ -16,6 +16,7 @@ from statuspage.dbtypes import utcnow
 from statuspage.extensions import db as _db
 from statuspage.outbox import Channel, Delivery, Notice, NoticeKind
 from statuspage.vocabulary import Impact
+from tests.smtp import body_of
 
 
 def confirmed(email: str, **wanted: Any) -> subs.Subscriber:
@@ -114,3 +115,38 @@ def test_an_ended_follower_hears_nothing_more(make_component: Any, smtp: Any) ->
     _db.session.add(follower)
     _db.session.commit()
     assert audience.count_reach([], incident_id=incident.id) == 1  # the page-wide one only
+
+
+def test_a_published_postmortem_follows_the_preferences_on_every_channel(
+        make_component: Any, smtp: Any, receiver: Any) -> None:
+    api = make_component("API")
+    confirmed("everything@example.com")
+    confirmed("calendar@example.com", notify_incidents=False)
+    confirmed("pager@example.com", min_impact=Impact.CRITICAL)
+    followers.add_endpoint("webhook", receiver.url(), email="oncall@example.com",
+                           confirmed=True)
+    incident = incidents.open_incident("Slow API", components={api.id: "partial_outage"},
+                                       deliver_notifications=False)
+    incidents.resolve_incident(incident, body="Fixed.", deliver_notifications=False)
+    postmortems.save_postmortem(incident, "The cache **expired** all at once.")
+    postmortems.publish_postmortem(incident, notify=True, actor="ops")
+    notify.deliver()
+
+    assert [str(m["To"]) for m in smtp.messages] == ["everything@example.com"]
+    [message] = smtp.messages
+    assert message["Subject"] == "[Acme] Slow API"
+    assert "Postmortem" in body_of(message) and "The cache expired" in body_of(message)
+    [posted] = receiver.requests
+    body = posted.json()
+    assert body["incident"]["status"] == "postmortem"
+    assert body["incident"]["postmortem_body"] == "The cache **expired** all at once."
+
+
+def test_publishing_without_notify_tells_nobody(make_incident: Any, smtp: Any) -> None:
+    confirmed("everything@example.com")
+    incident = make_incident(deliver_notifications=False)
+    incidents.resolve_incident(incident, deliver_notifications=False)
+    postmortems.save_postmortem(incident, "What happened.")
+    postmortems.publish_postmortem(incident)
+    notify.deliver()
+    assert smtp.messages == []

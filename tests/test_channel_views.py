@@ -79,3 +79,18 @@ def test_following_a_resolved_incident_is_refused(actions: Any, make_incident: A
     refused = actions.post(f"/incidents/{incident.id}/subscribe",
                            {"email": "late@example.com"})
     assert refused.status_code == 409
+
+
+def test_ops_add_a_teams_channel_active_at_once_and_see_it_listed(logged_in: Any,
+                                                                  receiver: Any) -> None:
+    added = logged_in.post("/admin/subscribers/endpoints/new", {
+        "channel": "teams", "endpoint": receiver.url("/teams"), "confirmed": "y"})
+    assert added.status_code == 302, added.get_data(as_text=True)
+    [teams] = _db.session.scalars(sa.select(subs.Subscriber)).all()
+    assert teams.channel == "teams" and teams.confirmed and teams.secret is None
+    listing = logged_in.client.get("/admin/subscribers").get_data(as_text=True)
+    assert receiver.url("/teams") in listing and ">teams<" in listing
+    again = logged_in.post("/admin/subscribers/endpoints/new", {
+        "channel": "webhook", "endpoint": receiver.url("/teams")})
+    assert again.status_code == 422  # a webhook needs its contact email
+    assert any("contact email" in e for e in form_errors(again.get_data(as_text=True)))

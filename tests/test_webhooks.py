@@ -254,3 +254,18 @@ def test_the_body_is_rendered_once_and_each_subscriber_signed_with_its_own_secre
     assert one["meta"]["unsubscribe"] != two["meta"]["unsubscribe"]
     one["meta"].pop("unsubscribe"), two["meta"].pop("unsubscribe")
     assert one == two
+
+
+def test_publishing_a_postmortem_through_v1_can_notify_the_webhooks(api: Api, receiver: Any
+                                                                    ) -> None:
+    webhook(receiver)
+    incident = incidents.open_incident("Outage", body="Down.", deliver_notifications=False)
+    incidents.resolve_incident(incident, deliver_notifications=False)
+    assert api.put(f"/incidents/{incident.id}/postmortem",
+                   {"postmortem": {"body_draft": "Root cause."}}).status_code == 200
+    published = api.put(f"/incidents/{incident.id}/postmortem/publish",
+                        {"postmortem": {"notify_subscribers": True, "notify_twitter": False}})
+    assert published.status_code == 200, published.get_json()
+    notify.deliver()
+    [request] = receiver.requests
+    assert request.json()["incident"]["postmortem_body"] == "Root cause."

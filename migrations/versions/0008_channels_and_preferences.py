@@ -18,9 +18,9 @@ depends_on = None
 CHANNELS = ("email", "webhook", "slack", "teams")
 IMPACTS = ("none", "minor", "major", "critical", "maintenance")
 OLD_NOTICE_KINDS = ("incident_update", "maintenance_reminder")
-NOTICE_KINDS = (*OLD_NOTICE_KINDS, "component_update")
+NOTICE_KINDS = (*OLD_NOTICE_KINDS, "component_update", "postmortem")
 OLD_DELIVERY_KINDS = ("confirm", "manage", "incident_update", "maintenance_reminder")
-DELIVERY_KINDS = (*OLD_DELIVERY_KINDS, "component_update", "endpoint_disabled")
+DELIVERY_KINDS = (*OLD_DELIVERY_KINDS, "component_update", "postmortem", "endpoint_disabled")
 EMAIL_ONLY = "channel = 'email' AND incident_id IS NULL"
 
 
@@ -94,8 +94,8 @@ def upgrade():
 
 def downgrade():
     op.execute("DELETE FROM delivery WHERE channel <> 'email' OR kind IN "
-               "('component_update', 'endpoint_disabled')")
-    op.execute("DELETE FROM notice WHERE kind = 'component_update'")
+               "('component_update', 'postmortem', 'endpoint_disabled')")
+    op.execute("DELETE FROM notice WHERE kind IN ('component_update', 'postmortem')")
     op.execute("DELETE FROM subscriber WHERE channel <> 'email' OR incident_id IS NOT NULL")
     _kinds("delivery", OLD_DELIVERY_KINDS)
     with op.batch_alter_table("delivery", schema=None) as batch_op:

@@ -74,6 +74,10 @@ def story(kind: DeliveryKind, notice_id: int | None, page: PageSettings) -> Stor
     if kind is DeliveryKind.MAINTENANCE_REMINDER:
         start = times.local(incident.scheduled_for, page.zone) if incident.scheduled_for else ""
         status, text, when = "Reminder", f"Scheduled maintenance starts {start}.", start
+    elif kind is DeliveryKind.POSTMORTEM:
+        published = incident.postmortem_published_at
+        status, text = "Postmortem", markdown_to_text(incident.postmortem_body) or "Postmortem"
+        when = times.local(published, page.zone) if published else ""
     else:
         assert update is not None
         status = status_label(update.status)

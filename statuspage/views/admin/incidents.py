@@ -212,7 +212,8 @@ def publish_postmortem(incident_id: int) -> Page:
     """Publish the saved postmortem."""
     incident = _incident(incident_id)
     try:
-        postmortems.publish_postmortem(incident, actor=actor())
+        postmortems.publish_postmortem(incident, notify=request.form.get("notify") == "y",
+                                       actor=actor())
     except DomainError as exc:
         report_refusal(exc)
         return _incident_page(incident), exc.status_code

@@ -395,6 +395,13 @@ class PostmortemInput(Input):
         return (self.body_draft if "body_draft" in self.model_fields_set else self.body) or ""
 
 
+class PublishInput(Input):
+    """Whether publishing the postmortem tells the incident's subscribers."""
+
+    notify_subscribers: Flag = False
+    notify_twitter: Flag = False  # accepted, as Statuspage's clients send it; nothing tweets
+
+
 class SubscriberInput(Input):
     """An email subscriber, or a webhook (``endpoint`` and a contact ``email``), its
     components (groups as g3) and whether to skip confirming."""

@@ -43,6 +43,7 @@ from .inputs import (
     PageInput,
     Paging,
     PostmortemInput,
+    PublishInput,
     SubscriberInput,
     group_key,
 )
@@ -429,11 +430,13 @@ def save_postmortem(incident_id: str) -> Answer:
 
 
 @route(f"{PAGE}/incidents/<incident_id>/postmortem/publish", "PUT", "POST",
-       response=Postmortem)
+       response=Postmortem, body=Body("postmortem", PublishInput))
 def publish_postmortem(incident_id: str) -> Answer:
-    """Publish the saved postmortem of a resolved incident."""
+    """Publish the saved postmortem of a resolved incident; ``notify_subscribers`` tells the
+    subscribers who want to hear of it."""
     incident = inc.get_incident(incident_id)
-    postmortems.publish_postmortem(incident, actor=actor())
+    notify = read(PublishInput, "postmortem").notify_subscribers
+    postmortems.publish_postmortem(incident, notify=notify, actor=actor())
     return Postmortem.of(incident)
 
 
