@@ -29,6 +29,7 @@ from .http import (
     unavailable,
     wants_json,
 )
+from .rules import LazyBuilderRule, lazy_rules_supported
 
 # One policy for every page: scripts and styles come from this site's own files, nothing is
 # inline (no <script>, <style>, style= or on...= in a page), no plugins, no <base>, forms post
@@ -63,6 +64,8 @@ def init_app(app: Flask) -> None:
     """Install the app-wide rules, then the blueprints."""
     from . import admin, api, embeds, fastlane, filters, public
 
+    if lazy_rules_supported():
+        app.url_rule_class = LazyBuilderRule
     if app.config["PROXY_COUNT"]:
         # Only the proxies we run may say who the client is and that it came over TLS.
         count = app.config["PROXY_COUNT"]
