@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 from .audit import add_audit_entry
 from .dbtypes import UTCDateTime, enum_column, parse_id, utcnow
 from .extensions import db
+from .outbox import NoticeKind, add_notice
 from .validation import NotFound, ValidationError, require_text
 from .vocabulary import ComponentStatus, Indicator
 
@@ -366,8 +367,7 @@ def update_component(
     if "start_date" in changes:
         component.start_date = changes["start_date"]
     if "status" in changes:
-        add_status_change(component, parse_component_status(changes["status"]), cause="manual",
-                    now=now)
+        _set_announced(component, parse_component_status(changes["status"]), now)
     add_audit_entry(actor, "component.update", "component", component.id,
                     ", ".join(sorted(changes)))
     db.session.commit()
@@ -378,13 +378,27 @@ def set_component_status(
     component: Component, status: ComponentStatus | str, *, actor: str | None = None,
     now: datetime | None = None,
 ) -> Component:
-    """Set a component's status directly (outside any incident)."""
+    """Set a component's status directly (outside any incident); webhook subscribers who
+    want component events hear of the change."""
     new = parse_component_status(status)
     old = component.status
-    add_status_change(component, new, cause="manual", now=now)
+    _set_announced(component, new, now)
     add_audit_entry(actor, "component.status", "component", component.id, f"{old} -> {new}")
     db.session.commit()
     return component
+
+
+def _set_announced(component: Component, status: ComponentStatus, now: datetime | None) -> None:
+    """A status set by hand, with the notice that announces it (webhooks' component_update)."""
+    if component.status is status:
+        return
+    add_status_change(component, status, cause="manual", now=now)
+    db.session.flush()
+    change = db.session.scalars(
+        sa.select(ComponentStatusChange).where(ComponentStatusChange.component_id == component.id)
+        .order_by(ComponentStatusChange.id.desc()).limit(1)).one()
+    add_notice(NoticeKind.COMPONENT_UPDATE, incident_id=None, status_change_id=change.id,
+               now=now)
 
 
 def add_status_change(

@@ -152,6 +152,22 @@ SETTINGS: tuple[Setting, ...] = (
             "DKIM selector: the public key is published at SELECTOR._domainkey.DOMAIN."),
     Setting("MAIL_DKIM_DOMAIN", "MAIL_DKIM_DOMAIN", None, str,
             "DKIM signing domain (`d=`); the domain of MAIL_DEFAULT_SENDER if unset."),
+    Setting("WEBHOOK_TIMEOUT_SECONDS", "WEBHOOK_TIMEOUT_SECONDS", 30, parse_int,
+            "Seconds a webhook, Slack or Teams endpoint has to answer a POST (connecting, "
+            "sending and the answer's head); no 2xx within it is a failure, retried with "
+            "back-off. Less than MAIL_LEASE_SECONDS."),
+    Setting("WEBHOOK_CONNECTIONS", "WEBHOOK_CONNECTIONS", 2, parse_int,
+            "HTTP delivery loops per worker, each posting one request at a time."),
+    Setting("WEBHOOK_BATCH_SIZE", "WEBHOOK_BATCH_SIZE", 20, parse_int,
+            "HTTP deliveries claimed at once by one loop."),
+    Setting("WEBHOOK_DISABLE_AFTER_FAILURES", "WEBHOOK_DISABLE_AFTER_FAILURES", 10, parse_int,
+            "Failed requests in a row after which an endpoint is disabled and its contact "
+            "emailed."),
+    Setting("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False,
+            parse_bool,
+            "Allow endpoints on loopback, private, link-local and reserved addresses "
+            "(tests, closed networks). Off: such endpoints are refused when given and at "
+            "every send."),
     Setting("MAINTENANCE_REMINDER_MINUTES", "MAINTENANCE_REMINDER_MINUTES", 60, parse_int,
             "How long before a scheduled maintenance starts its reminder is emailed."),
     Setting("CONFIRM_TOKEN_MAX_AGE_DAYS", "CONFIRM_TOKEN_MAX_AGE_DAYS", 7, parse_int,
@@ -283,6 +299,14 @@ def check(config: Mapping[str, Any]) -> None:
         # A send may block for the timeout; the lease must outlast it with a renewal to spare.
         raise ConfigError(f"MAIL_LEASE_SECONDS ({lease}) must be at least twice "
                           f"MAIL_TIMEOUT_SECONDS ({timeout}).")
+    for key in ("WEBHOOK_TIMEOUT_SECONDS", "WEBHOOK_CONNECTIONS", "WEBHOOK_BATCH_SIZE",
+                "WEBHOOK_DISABLE_AFTER_FAILURES"):
+        if key in config and int(config[key]) < 1:
+            raise ConfigError(f"{key} must be at least 1.")
+    posting = config.get("WEBHOOK_TIMEOUT_SECONDS")
+    if posting is not None and lease is not None and lease <= posting:
+        raise ConfigError(f"MAIL_LEASE_SECONDS ({lease}) must be more than "
+                          f"WEBHOOK_TIMEOUT_SECONDS ({posting}).")
     if bool(config.get("MAIL_DKIM_KEY_FILE")) != bool(config.get("MAIL_DKIM_SELECTOR")):
         raise ConfigError("MAIL_DKIM_KEY_FILE and MAIL_DKIM_SELECTOR are set together or not "
                           "at all.")

@@ -142,6 +142,10 @@ def _incident_values(kind: DeliveryKind, incident: Incident, update: IncidentUpd
     }
     if kind is DeliveryKind.MAINTENANCE_REMINDER:
         values["starts_at"] = _local(incident.scheduled_for, page)
+    elif kind is DeliveryKind.POSTMORTEM:
+        values.update(body_html=render_markdown(incident.postmortem_body),
+                      body_text=markdown_to_text(incident.postmortem_body),
+                      posted_at=_local(incident.postmortem_published_at, page))
     else:
         assert update is not None
         body = str(body_text(update.body))  # Statuspage's default words in the language
@@ -206,12 +210,14 @@ class Prepared:
     host: str
     list_unsubscribe: bool
     created: float
+    # The email that says an endpoint was disabled goes to its contact all the same.
+    despite_quarantine: bool = False
 
     def personalise(self, item: Addressed) -> tuple[bytes, str]:
         """The message for one recipient, and its Message-ID."""
         if item.public_id is None or item.token_version is None:
             raise Undeliverable("The subscriber of this email no longer exists.")
-        if item.quarantined:
+        if item.quarantined and not self.despite_quarantine:
             raise Undeliverable("The address is quarantined after repeated permanent failures.")
         if not item.to_address.isascii():
             raise Undeliverable("The address needs SMTPUTF8, which this sender does not use.")
@@ -271,6 +277,10 @@ def prepare(kind: DeliveryKind, notice_id: int | None, language: str,
     elif kind is DeliveryKind.MANAGE:
         with force_locale(language):
             subject = gettext("Manage your subscription")
+    elif kind is DeliveryKind.ENDPOINT_DISABLED:
+        values.update(failures=current_app.config["WEBHOOK_DISABLE_AFTER_FAILURES"],
+                      timeout=current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
+        subject = "Your webhook is disabled"  # webhook contacts read English
     else:
         _notice, incident, update = _notice_parts(notice_id)
         with force_locale(language):
@@ -288,7 +298,9 @@ def prepare(kind: DeliveryKind, notice_id: int | None, language: str,
     template.build(headers, text, markup)
     return Prepared(template, purposes, {p: _link_prefix(_LINKS[p][1]) for p in purposes},
                     page.page_code, links.host(),
-                    kind not in (DeliveryKind.CONFIRM, DeliveryKind.MANAGE), time.monotonic())
+                    kind in (DeliveryKind.INCIDENT_UPDATE, DeliveryKind.MAINTENANCE_REMINDER,
+                             DeliveryKind.POSTMORTEM),
+                    time.monotonic(), kind is DeliveryKind.ENDPOINT_DISABLED)
 
 
 class Renderer:

@@ -1,4 +1,4 @@
-"""The mail queue's tables: what to announce (Notice) and one email to one address (Delivery).
+"""The queue's tables: what to announce (Notice) and one message to one recipient (Delivery).
 
 Any operation can enqueue in its own transaction, so a notice commits together with the update
 it announces, or not at all. The scheduler expands notices into deliveries and sends those;
@@ -22,6 +22,8 @@ from .validation import ADDRESS_MAX
 class NoticeKind(enum.StrEnum):
     INCIDENT_UPDATE = "incident_update"
     MAINTENANCE_REMINDER = "maintenance_reminder"
+    COMPONENT_UPDATE = "component_update"  # a status set outside any incident
+    POSTMORTEM = "postmortem"  # published, with subscribers to be told
 
 
 class DeliveryKind(enum.StrEnum):
@@ -29,6 +31,18 @@ class DeliveryKind(enum.StrEnum):
     MANAGE = "manage"
     INCIDENT_UPDATE = "incident_update"
     MAINTENANCE_REMINDER = "maintenance_reminder"
+    COMPONENT_UPDATE = "component_update"
+    POSTMORTEM = "postmortem"
+    ENDPOINT_DISABLED = "endpoint_disabled"  # to a webhook's contact, after repeated failures
+
+
+class Channel(enum.StrEnum):
+    """How a subscriber hears: the way its deliveries leave."""
+
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+    SLACK = "slack"
+    TEAMS = "teams"
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -50,6 +64,9 @@ class Notice(db.Model):
         sa.ForeignKey("incident.id", ondelete="SET NULL"), index=True)
     update_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("incident_update.id", ondelete="SET NULL"), index=True)
+    # A component_update notice: the status change it announces.
+    status_change_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("component_status_change.id", ondelete="SET NULL"))
     # Makes a notice that must exist once (a reminder for one window) idempotent.
     key: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -67,12 +84,15 @@ class Delivery(db.Model):
         # Expanding a notice twice can never email a subscriber twice.
         sa.UniqueConstraint("subscriber_id", "notice_id",
                             name="uq_delivery_subscriber_id_notice_id"),
-        # Claims read due deliveries in this order and stop after one batch.
-        sa.Index("ix_delivery_status_next_attempt_at_id", "status", "next_attempt_at", "id"),
+        # Each channel's senders claim its due deliveries in this order, one batch at a time.
+        sa.Index("ix_delivery_channel_status_next_attempt_at_id", "channel", "status",
+                 "next_attempt_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[DeliveryKind] = mapped_column(enum_column(DeliveryKind, "kind"))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"),
+                                             default=Channel.EMAIL)
     notice_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("notice.id", ondelete="SET NULL"), index=True)
     # Indexed as the first column of the unique pair above.
@@ -93,26 +113,29 @@ class Delivery(db.Model):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # What the receiver of an HTTP delivery last answered ("HTTP 200 in 35 ms"), for ops.
+    last_response: Mapped[str | None] = mapped_column(sa.String(500))
 
 
 def add_notice(
     kind: NoticeKind, *, incident_id: int | None, update_id: int | None = None,
-    key: str | None = None, now: datetime | None = None,
+    key: str | None = None, status_change_id: int | None = None, now: datetime | None = None,
 ) -> Notice:
     """Add a notice to the current transaction (the caller commits)."""
     notice = Notice(kind=kind, incident_id=incident_id, update_id=update_id, key=key,
-                    created_at=now or utcnow())
+                    status_change_id=status_change_id, created_at=now or utcnow())
     db.session.add(notice)
     return notice
 
 
 def add_delivery(
     kind: DeliveryKind, to_address: str, *, subscriber_id: int | None = None,
-    notice_id: int | None = None, now: datetime | None = None,
+    notice_id: int | None = None, channel: Channel = Channel.EMAIL, now: datetime | None = None,
 ) -> Delivery:
-    """Add one email to the queue in the current transaction (the caller commits)."""
+    """Add one message to the queue in the current transaction (the caller commits)."""
     now = now or utcnow()
-    delivery = Delivery(kind=kind, to_address=to_address, subscriber_id=subscriber_id,
+    delivery = Delivery(kind=kind, channel=channel, to_address=to_address[:ADDRESS_MAX],
+                        subscriber_id=subscriber_id,
                         notice_id=notice_id, status=DeliveryStatus.QUEUED, attempts=0,
                         created_at=now, next_attempt_at=now)
     db.session.add(delivery)

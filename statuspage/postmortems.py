@@ -9,6 +9,7 @@ from .audit import add_audit_entry
 from .dbtypes import utcnow
 from .extensions import db
 from .incidents import BODY_MAX, Incident
+from .outbox import NoticeKind, add_notice
 from .validation import Conflict, ValidationError, require_text
 from .vocabulary import IncidentStatus
 
@@ -29,9 +30,10 @@ def save_postmortem(incident: Incident, body: str, *, actor: str | None = None,
     return incident
 
 
-def publish_postmortem(incident: Incident, *, actor: str | None = None,
+def publish_postmortem(incident: Incident, *, notify: bool = False, actor: str | None = None,
                        now: datetime | None = None) -> Incident:
-    """Publish the postmortem of a resolved incident."""
+    """Publish the postmortem of a resolved incident; with ``notify``, its subscribers who
+    want to hear of the incident are told."""
     if incident.is_maintenance or incident.status not in (IncidentStatus.RESOLVED,
                                                           IncidentStatus.POSTMORTEM):
         raise Conflict("Only a resolved incident can have its postmortem published.",
@@ -42,6 +44,8 @@ def publish_postmortem(incident: Incident, *, actor: str | None = None,
     incident.postmortem_published_at = now
     incident.status = IncidentStatus.POSTMORTEM
     incident.updated_at = now
+    if notify:
+        add_notice(NoticeKind.POSTMORTEM, incident_id=incident.id, now=now)
     add_audit_entry(actor, "incident.postmortem_publish", "incident", incident.id)
     db.session.commit()
     return incident

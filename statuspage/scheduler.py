@@ -242,8 +242,20 @@ def _sending_loop(app: Flask, stop: threading.Event, progress: Progress) -> None
                 stop.wait(notifications.sending.PAUSE_SECONDS)
 
 
+def _posting_loop(app: Flask, stop: threading.Event, progress: Progress) -> None:
+    with app.app_context():
+        while not stop.is_set():
+            try:
+                notifications.run_poster(stop, worker_id=progress.worker_id, progress=progress)
+            except Exception:  # never let a posting thread die: start it over
+                log.exception("a posting loop failed; starting it again")
+                notifications.reset_session()
+                stop.wait(notifications.sending.PAUSE_SECONDS)
+
+
 class MailLoops:
-    """The worker's mail threads: one expanding notices, one per SMTP connection sending."""
+    """The worker's delivery threads: one expanding notices, one per SMTP connection
+    sending, and WEBHOOK_CONNECTIONS posting webhooks, Slack and Teams messages."""
 
     def __init__(self, app: Flask) -> None:
         self.stop = threading.Event()
@@ -254,6 +266,10 @@ class MailLoops:
             threading.Thread(target=_sending_loop, args=(app, self.stop, progress),
                              name=f"mail-send-{n}", daemon=True)
             for n in range(max(app.config["MAIL_CONNECTIONS"], 1))]
+        self.threads += [
+            threading.Thread(target=_posting_loop, args=(app, self.stop, progress),
+                             name=f"http-post-{n}", daemon=True)
+            for n in range(max(app.config["WEBHOOK_CONNECTIONS"], 1))]
 
     def start(self) -> MailLoops:
         """Start every thread."""

@@ -106,7 +106,7 @@ def request_subscription(
 # --- the worker's step -------------------------------------------------------------------------
 
 def _subscriber_for(request: SubscriptionRequest, now: datetime) -> Subscriber:
-    subscriber = db.session.scalar(sa.select(Subscriber).where(Subscriber.email == request.email))
+    subscriber = db.session.scalar(subs.page_email_subscriber(request.email))
     if subscriber is None:
         subscriber = Subscriber(email=request.email, language=request.language, created_at=now,
                                 updated_at=now)
@@ -122,7 +122,7 @@ def _take(request: SubscriptionRequest, now: datetime) -> None:
         SubscriptionRequest.subscriber_id == subscriber.id))
     request.subscriber_id, request.processed_at = subscriber.id, now
     # Within the resend cooldown, the link already on its way confirms this newer choice.
-    subs.add_link_delivery(subscriber, now, kind=DeliveryKind.CONFIRM)
+    subs.queue_link(subscriber, now, kind=DeliveryKind.CONFIRM)
 
 
 def process_requests(*, now: datetime | None = None, limit: int = 100) -> int:

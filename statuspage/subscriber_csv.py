@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from .audit import add_audit_entry
 from .dbtypes import utcnow
 from .extensions import db
-from .outbox import DeliveryKind, add_deliveries
+from .outbox import Channel, DeliveryKind, add_deliveries
 from .subscriptions import Subscriber
 from .validation import ADDRESS_MAX, Conflict, ValidationError, normalise_email
 
@@ -97,8 +97,10 @@ def _known_addresses(addresses: set[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for start in range(0, len(ordered), _LOOKUP_CHUNK):
         chunk = ordered[start:start + _LOOKUP_CHUNK]
-        rows = db.session.execute(sa.select(Subscriber.email, Subscriber.id)
-                                  .where(Subscriber.email.in_(chunk)))
+        rows = db.session.execute(  # page-wide email subscriptions, the ones an import adds
+            sa.select(Subscriber.email, Subscriber.id).where(
+                Subscriber.email.in_(chunk), Subscriber.channel == Channel.EMAIL,
+                Subscriber.incident_id.is_(None)))
         found.update((email, subscriber_id) for email, subscriber_id in rows)
     return found
 
@@ -123,7 +125,7 @@ def export_csv(*, actor: str | None = None) -> str:
     for s in subscribers:
         chosen = "all" if s.all_components else "; ".join(c.name for c in s.components)
         writer.writerow([
-            _csv_cell(s.email),
+            _csv_cell(s.target),
             s.confirmed_at.isoformat() if s.confirmed_at else "",
             _csv_cell(chosen),
             s.quarantined_at.isoformat() if s.quarantined_at else "",

@@ -1,10 +1,13 @@
-"""Email subscribers, their component choice, and the signed links that act for them.
+"""Subscribers of every channel, their component choice and preferences, and signed links.
 
-A subscriber is confirmed only when they save a choice through the link emailed to them, so an
-address nobody controls never receives notifications. Links are itsdangerous signatures over
-the subscriber's random public id (never the row id, which would tell how many subscribe)
-and token version, salted per purpose: a confirm link cannot unsubscribe, and bumping the
-version kills every link a subscriber was ever sent.
+One table for every way of following the page: email, webhook (an endpoint and a contact
+email), Slack and Microsoft Teams (an incoming-webhook URL). A subscription may be scoped to
+one incident, and then ends by itself once its resolution has been announced. A subscriber is
+confirmed only when they save a choice through the link sent to them, so an address nobody
+controls never receives notifications. Links are itsdangerous signatures over the
+subscriber's random public id (never the row id, which would tell how many subscribe) and
+token version, salted per purpose: a confirm link cannot unsubscribe, and bumping the version
+kills every link a subscriber was ever sent.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from . import components as comp
 from .audit import add_audit_entry
 from .components import Component, ComponentGroup
-from .dbtypes import UTCDateTime, as_utc, parse_id, utcnow
+from .dbtypes import UTCDateTime, as_utc, enum_column, parse_id, utcnow
 from .extensions import db
 from .languages import DEFAULT_LANGUAGE, parse_language
-from .outbox import Delivery, DeliveryKind, DeliveryStatus, add_delivery
+from .outbox import Channel, Delivery, DeliveryKind, DeliveryStatus, add_delivery
+from .preferences import Preferences, apply_preferences
 from .validation import (
     ADDRESS_MAX,
     N_,
@@ -37,6 +41,9 @@ from .validation import (
     ValidationError,
     normalise_email,
 )
+from .vocabulary import Impact
+
+ENDPOINT_MAX = 2000
 
 # A second request for the same address within this time sends nothing more, so the form
 # cannot be used to flood someone's inbox; each further link doubles the wait, up to a day
@@ -106,14 +113,38 @@ def new_public_id() -> str:
 
 class Subscriber(db.Model):
     __tablename__ = "subscriber"
+    __table_args__ = (
+        # One page-wide email subscription per address; webhook contacts and followers of
+        # single incidents may share it.
+        sa.Index("uq_subscriber_email", "email", unique=True,
+                 sqlite_where=sa.text("channel = 'email' AND incident_id IS NULL"),
+                 postgresql_where=sa.text("channel = 'email' AND incident_id IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # What links name the subscriber by; the row id stays inside the database.
     public_id: Mapped[str] = mapped_column(sa.String(32), unique=True, default=new_public_id)
-    email: Mapped[str] = mapped_column(sa.String(ADDRESS_MAX), unique=True)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"),
+                                             default=Channel.EMAIL)
+    # The address for email; the contact for a webhook; none for Slack and Teams.
+    email: Mapped[str | None] = mapped_column(sa.String(ADDRESS_MAX))
+    endpoint: Mapped[str | None] = mapped_column(sa.String(ENDPOINT_MAX), index=True)
+    # Signs every webhook request (HMAC-SHA256), so the receiver knows it comes from us.
+    secret: Mapped[str | None] = mapped_column(sa.String(64))
+    # Set: a subscription to this one incident, ended (ended_at) after its resolution.
+    incident_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # True: every component, including those added later. False: exactly ``components``.
     all_components: Mapped[bool] = mapped_column(default=False)
-    language: Mapped[str] = mapped_column(sa.String(8), default=DEFAULT_LANGUAGE)  # of emails
+    # The language of its emails (and links); webhooks, Slack and Teams get the page's.
+    language: Mapped[str] = mapped_column(sa.String(8), default=DEFAULT_LANGUAGE)
+    # Preferences: what to hear about, and from which impact on.
+    notify_incidents: Mapped[bool] = mapped_column(default=True)
+    notify_maintenance: Mapped[bool] = mapped_column(default=True)
+    min_impact: Mapped[Impact] = mapped_column(enum_column(Impact, "min_impact"),
+                                               default=Impact.NONE)
+    component_events: Mapped[bool] = mapped_column(default=True)  # webhooks only
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Random, not 1: SQLite reuses the id of a deleted row, and a new subscriber starting at
     # version 1 would make the links of a deleted one with that id valid again.
@@ -124,9 +155,11 @@ class Subscriber(db.Model):
     # and how many were queued in a row before it (the cooldown grows with them).
     link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     link_count: Mapped[int] = mapped_column(default=0)
+    # Quarantined (an address that bounces) or disabled (an endpoint that keeps failing).
     quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failure: Mapped[str | None] = mapped_column(sa.Text)
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures_in_a_row: Mapped[int] = mapped_column(default=0)
 
     components: Mapped[list[Component]] = relationship(
         secondary=subscriber_component, order_by=Component.position)
@@ -138,6 +171,11 @@ class Subscriber(db.Model):
     @property
     def quarantined(self) -> bool:
         return self.quarantined_at is not None
+
+    @property
+    def target(self) -> str:
+        """Where its messages go, as ops read it: the address or the endpoint."""
+        return self.email if self.channel is Channel.EMAIL else (self.endpoint or "")
 
 
 # --- addresses and links ----------------------------------------------------------------------
@@ -220,60 +258,20 @@ def get_subscriber(subscriber_id: Any) -> Subscriber:
     return subscriber
 
 
+def page_email_subscriber(address: str) -> sa.Select[tuple[Subscriber]]:
+    """The page-wide email subscription of a normalised address (at most one)."""
+    return sa.select(Subscriber).where(Subscriber.email == address,
+                                       Subscriber.channel == Channel.EMAIL,
+                                       Subscriber.incident_id.is_(None))
+
+
 def find_subscriber(email: str) -> Subscriber | None:
-    """The subscriber with this address (any spelling of it), if any."""
+    """The page-wide email subscriber with this address (any spelling of it), if any."""
     try:
         address = normalise_email(email)
     except ValidationError:
         return None
-    return db.session.scalar(sa.select(Subscriber).where(Subscriber.email == address))
-
-
-def search_subscribers(query: str = "", *, limit: int = 100, offset: int = 0
-                       ) -> list[Subscriber]:
-    """Subscribers whose address contains ``query``, newest first."""
-    stmt = sa.select(Subscriber).order_by(Subscriber.created_at.desc(), Subscriber.id.desc())
-    text = (query or "").strip().lower()
-    if text:
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(Subscriber.email.like(f"%{escaped}%", escape="\\"))
-    return list(db.session.scalars(stmt.limit(limit).offset(offset)))
-
-
-def list_subscribers(query: str = "", *, limit: int = 100, offset: int = 0,
-                     actor: str) -> list[Subscriber]:
-    """One page of ``search_subscribers`` for ``actor`` to read; every such listing of
-    addresses is audited."""
-    found = search_subscribers(query, limit=limit, offset=offset)
-    shown, where = min(len(found), limit), (f"search “{query.strip()}”, " if query.strip() else "")
-    add_audit_entry(actor, "subscriber.list", "subscriber", None, f"{shown} address"
-                    f"{'' if shown == 1 else 'es'} ({where}page {offset // max(limit, 1) + 1})")
-    db.session.commit()
-    return found
-
-
-def show_subscriber(subscriber_id: Any, *, actor: str) -> Subscriber:
-    """The subscriber with this id for ``actor`` to read (NotFound); the look is audited."""
-    subscriber = get_subscriber(subscriber_id)
-    add_audit_entry(actor, "subscriber.view", "subscriber", subscriber.id, subscriber.email)
-    db.session.commit()
-    return subscriber
-
-
-def reach_condition(component_ids: Iterable[int]) -> sa.ColumnElement[bool]:
-    """Confirmed, non-quarantined subscribers whose choice covers any of ``component_ids``.
-
-    No components at all means the announcement concerns the whole page: everyone.
-    """
-    ids = sorted({int(c) for c in component_ids})
-    condition = sa.and_(Subscriber.confirmed_at.is_not(None),
-                        Subscriber.quarantined_at.is_(None))
-    if ids:
-        chose_one = sa.exists().where(
-            subscriber_component.c.subscriber_id == Subscriber.id,
-            subscriber_component.c.component_id.in_(ids))
-        condition = sa.and_(condition, sa.or_(Subscriber.all_components.is_(True), chose_one))
-    return condition
+    return db.session.scalar(page_email_subscriber(address))
 
 
 # --- operations -------------------------------------------------------------------------------
@@ -293,18 +291,17 @@ def _streak(subscriber: Subscriber, now: datetime) -> int:
     return 0 if quiet else subscriber.link_count
 
 
-def add_link_delivery(subscriber: Subscriber, now: datetime, *,
-                      kind: DeliveryKind | None = None) -> bool:
-    """Add a link email to the current transaction (the caller commits): a confirm link for an
-    unconfirmed subscriber, a manage link for a confirmed one, unless ``kind`` says which.
-
-    False, and nothing queued, for a quarantined address or within its cooldown, so the form
-    cannot be used to flood someone's inbox.
-    """
+def queue_link(subscriber: Subscriber, now: datetime, *,
+               kind: DeliveryKind | None = None) -> bool:
+    """Queue a confirm (unconfirmed) or manage (confirmed) link, or ``kind``, in the caller's
+    transaction, unless quarantined or in its cooldown: by email, or posted to Slack/Teams."""
     if subscriber.quarantined or _link_wait(subscriber, now) is not None:
         return False
     kind = kind or (DeliveryKind.MANAGE if subscriber.confirmed else DeliveryKind.CONFIRM)
-    add_delivery(kind, subscriber.email, subscriber_id=subscriber.id, now=now)
+    chat = subscriber.channel in (Channel.SLACK, Channel.TEAMS)
+    add_delivery(kind, (subscriber.endpoint if chat else subscriber.email) or "",
+                 subscriber_id=subscriber.id,
+                 channel=subscriber.channel if chat else Channel.EMAIL, now=now)
     subscriber.link_count = _streak(subscriber, now) + 1
     subscriber.link_sent_at = now
     return True
@@ -315,7 +312,7 @@ def subscribe(email: str, *, now: datetime | None = None) -> str:
     a confirmation link for a new or unconfirmed address, a manage link for a confirmed one."""
     now = now or utcnow()
     address = normalise_email(email)
-    subscriber = db.session.scalar(sa.select(Subscriber).where(Subscriber.email == address))
+    subscriber = db.session.scalar(page_email_subscriber(address))
     if subscriber is None:
         subscriber = Subscriber(email=address, created_at=now, updated_at=now)
         db.session.add(subscriber)
@@ -325,7 +322,7 @@ def subscribe(email: str, *, now: datetime | None = None) -> str:
             # The same address arrived twice at once; the other request queued the link.
             db.session.rollback()
             return address
-    add_link_delivery(subscriber, now)
+    queue_link(subscriber, now)
     db.session.commit()
     return address
 
@@ -335,7 +332,7 @@ def resend_link(token: str, *, purpose: TokenPurpose | str = TokenPurpose.CONFIR
     """Send a fresh link for a genuine link that has expired; does nothing for a forged one."""
     now = now or utcnow()
     subscriber = _expired_token_subscriber(TokenPurpose(purpose), token)
-    if subscriber is not None and add_link_delivery(subscriber, now):
+    if subscriber is not None and queue_link(subscriber, now):
         db.session.commit()
 
 
@@ -349,11 +346,11 @@ def resend_confirmation(subscriber: Subscriber, *, actor: str | None = None,
     wait = _link_wait(subscriber, now)
     if wait is not None:
         minutes = max(1, math.ceil(wait.total_seconds() / 60))
-        raise ResendTooSoon(f"A link was sent to {subscriber.email} recently; another can "
+        raise ResendTooSoon(f"A link was sent to {subscriber.target} recently; another can "
                             f"be sent in about {minutes} minute{'s' if minutes > 1 else ''}.",
                             minutes * 60)
-    add_link_delivery(subscriber, now)
-    add_audit_entry(actor, "subscriber.resend", "subscriber", subscriber.id, subscriber.email)
+    queue_link(subscriber, now)
+    add_audit_entry(actor, "subscriber.resend", "subscriber", subscriber.id, subscriber.target)
     db.session.commit()
     return subscriber
 
@@ -379,14 +376,18 @@ def chosen_components(component_ids: Iterable[Any], group_ids: Iterable[Any] = (
 
 def choose(
     subscriber: Subscriber, *, all_components: bool, component_ids: Iterable[Any] = (),
-    group_ids: Iterable[Any] = (), language: str | None = None, now: datetime | None = None,
+    group_ids: Iterable[Any] = (), language: str | None = None,
+    preferences: Preferences | None = None, now: datetime | None = None,
 ) -> Subscriber:
-    """Save what the subscriber wants to hear about (and in which language); this confirms the
-    subscription."""
+    """Save what the subscriber wants to hear about, and in which language; this confirms."""
     now = now or utcnow()
     if language is not None:
         subscriber.language = parse_language(language)
-    if all_components:
+    if preferences is not None:
+        apply_preferences(subscriber, preferences)
+    if subscriber.incident_id is not None:
+        pass  # following one incident: the incident is the choice
+    elif all_components:
         subscriber.all_components = True
         subscriber.components = []
     else:
@@ -398,6 +399,9 @@ def choose(
         subscriber.components = chosen
     if subscriber.confirmed_at is None:
         subscriber.confirmed_at = now
+    if subscriber.channel is not Channel.EMAIL and subscriber.quarantined:
+        # The endpoint's owner turns it back on from the link the disabling email carried.
+        subscriber.quarantined_at, subscriber.failures_in_a_row = None, 0
     subscriber.link_count = 0  # the link did its work: the next request starts afresh
     subscriber.updated_at = now
     db.session.commit()
@@ -418,7 +422,7 @@ def unsubscribe(subscriber: Subscriber, *, actor: str | None = None) -> None:
     """Remove the subscriber; emails still queued for them are cancelled, not sent."""
     _cancel_queued([subscriber.id], "The subscriber unsubscribed.")
     if actor is not None:
-        add_audit_entry(actor, "subscriber.remove", "subscriber", subscriber.id, subscriber.email)
+        add_audit_entry(actor, "subscriber.remove", "subscriber", subscriber.id, subscriber.target)
     db.session.delete(subscriber)
     db.session.commit()
 
@@ -430,7 +434,7 @@ def change_subscriber(subscriber: Subscriber, *, language: str | None = None,
         subscriber.language = parse_language(language)
         subscriber.updated_at = utcnow()
         add_audit_entry(actor, "subscriber.change", "subscriber", subscriber.id,
-                        f"{subscriber.email}: language {subscriber.language}")
+                        f"{subscriber.target}: language {subscriber.language}")
     db.session.commit()
     return subscriber
 
@@ -441,7 +445,7 @@ def revoke_links(subscriber: Subscriber, *, actor: str | None = None) -> Subscri
     subscriber.updated_at = utcnow()
     if actor is not None:
         add_audit_entry(actor, "subscriber.revoke_links", "subscriber", subscriber.id,
-                        subscriber.email)
+                        subscriber.target)
     db.session.commit()
     return subscriber
 
@@ -450,7 +454,8 @@ def clear_quarantine(subscriber: Subscriber, *, actor: str | None = None) -> Sub
     """Let a quarantined address receive email again."""
     subscriber.quarantined_at = None
     subscriber.updated_at = utcnow()
-    add_audit_entry(actor, "subscriber.unquarantine", "subscriber", subscriber.id, subscriber.email)
+    add_audit_entry(actor, "subscriber.unquarantine", "subscriber", subscriber.id,
+                    subscriber.target)
     db.session.commit()
     return subscriber
 
@@ -488,7 +493,7 @@ def add_subscriber(
     db.session.add(subscriber)
     db.session.flush()
     if not confirmed:
-        add_link_delivery(subscriber, now)
+        queue_link(subscriber, now)
     add_audit_entry(actor, "subscriber.add", "subscriber", subscriber.id,
             f"{address} ({'confirmed' if confirmed else 'to confirm'})")
     db.session.commit()

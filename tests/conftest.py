@@ -38,7 +38,7 @@ from statuspage.maintenance import schedule_maintenance
 from statuspage.site import SETTINGS_ID, new_page_code
 from statuspage.staff import create_user
 
-pytest_plugins = ["tests.smtp"]  # the smtp fixture and the guard against stray mail
+pytest_plugins = ["tests.smtp", "tests.receiver"]  # smtp and receiver fixtures; the mail guard
 
 TEST_PASSWORD = "correct horse battery"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -530,8 +530,8 @@ def test_subscribers_are_added_with_or_without_confirmation(api: Api, make_compo
         "skip_confirmation_notification": True}})
     assert confirmed.status_code == 201
     body = confirmed.get_json()
-    assert set(body) == {"id", "mode", "email", "components", "language", "quarantined_at",
-                         "purge_at", "created_at"}
+    assert set(body) == {"id", "mode", "email", "endpoint", "signing_secret", "components",
+                         "language", "quarantined_at", "purge_at", "created_at"}
     assert (body["mode"], body["email"], body["components"], body["purge_at"]) == (
         "email", "ops@example.com", [str(component.id)], None)
     assert subs.get_subscriber(body["id"]).confirmed

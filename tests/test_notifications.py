@@ -276,14 +276,16 @@ def test_the_console_tells_a_moving_worker_from_a_stuck_or_gone_one(db: Any) -> 
     assert [w for w, _ in scheduler.worker_status().workers] == ["host-a:1"]
 
 
-def test_the_worker_declares_every_job_and_a_mail_thread_per_connection(app: Any) -> None:
+def test_the_worker_declares_every_job_and_a_thread_per_connection(app: Any) -> None:
     jobs = {job.id: job for job in scheduler.JOBS}
     assert {"heartbeat", "maintenance-reminders", "maintenance-transitions",
             "purge-unconfirmed"} <= set(jobs)
     app.config["MAIL_CONNECTIONS"] = 3
+    app.config["WEBHOOK_CONNECTIONS"] = 2
     loops = scheduler.MailLoops(app)
     assert [t.name for t in loops.threads] == [
-        "mail-expand", "mail-send-0", "mail-send-1", "mail-send-2"]
+        "mail-expand", "mail-send-0", "mail-send-1", "mail-send-2", "http-post-0",
+        "http-post-1"]
 
 
 def test_running_the_jobs_once_sends_pending_mail_and_beats(app: Any, db: Any, smtp: Any

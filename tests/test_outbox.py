@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from statuspage import audience, emails, incidents
+from statuspage import audience, emails, incidents, subscriber_lists
 from statuspage import notifications as notify
 from statuspage import subscriptions as subs
 from statuspage.channels import smtp as smtp_channel
@@ -132,7 +132,7 @@ def test_a_550_fails_after_the_retry_limit_and_quarantines_the_address(
     assert notify.queue_status().failed == 1
     subscriber = subs.find_subscriber("reader2@example.com")
     assert subscriber.quarantined and "550" in subscriber.last_failure
-    assert audience.subscriber_counts().quarantined == 1
+    assert subscriber_lists.subscriber_counts().quarantined == 1
     assert audience.count_reach([]) == 2
     assert len(smtp.to("reader2@example.com")) == 0
 
@@ -208,7 +208,7 @@ def test_a_delivery_whose_incident_was_deleted_fails_visibly(readers: Any, make_
         "The incident was deleted before this email was sent."}
     assert smtp.messages == []
     # A deletion is not the address's fault.
-    assert audience.subscriber_counts().quarantined == 0
+    assert subscriber_lists.subscriber_counts().quarantined == 0
 
 
 def test_a_notice_for_a_deleted_incident_expands_to_nothing(readers: Any, make_incident: Any

@@ -40,20 +40,23 @@ CONSOLE_ADMIN = """require_two_factor reset_two_factor settings staff_list creat
     change_role change_active delete_user audit api_keys create_api_key revoke_api_key
     subscribers resend_confirmation clear_quarantine remove_subscriber export_subscribers
     import_subscribers failed_deliveries retry_all_deliveries mail mail_message
-    mail_message_html"""
+    mail_message_html new_endpoint"""
 V1 = """pages get_page update_page components create_component get_component update_component
     delete_component groups create_group get_group update_group delete_group incidents
     unresolved_incidents scheduled_incidents upcoming_incidents active_maintenance
     create_incident get_incident update_incident delete_incident edit_update get_postmortem
     save_postmortem publish_postmortem revert_postmortem"""
 V1_SUBSCRIBERS = """subscribers create_subscriber get_subscriber change_subscriber
-    delete_subscriber resend_confirmation"""
+    delete_subscriber resend_confirmation incident_subscribers create_incident_subscriber
+    get_incident_subscriber delete_incident_subscriber
+    resend_incident_subscriber_confirmation"""
 OPEN = """public.index public.incident public.history public.history_rss public.history_atom
     public.component_rss public.component_atom public.theme public.subscribe
     public.choose_components public.switch_language embeds.favicon embeds.favicon_ico
     embeds.robots
     public.confirm_subscription public.resend_confirmation public.manage_subscription
-    public.unsubscribe_page public.unsubscribe embeds.badge embeds.component_badge
+    public.unsubscribe_page public.unsubscribe public.subscribe_channel public.follow_incident
+    embeds.badge embeds.component_badge
     embeds.maintenance_calendar embeds.embed api.summary api.status api.components
     api.incidents api.unresolved_incidents api.scheduled_maintenances
     api.upcoming_maintenances api.active_maintenances api_docs.openapi_document

@@ -76,7 +76,7 @@ def start_worker(database_url: str, smtp: SmtpServer, tmp_path: Path
            "BASE_URL": "http://status.test", "MAIL_SERVER": "127.0.0.1",
            "MAIL_PORT": str(smtp.port), "MAIL_BATCH_SIZE": str(BATCH),
            "MAIL_LEASE_SECONDS": str(LEASE_SECONDS), "MAIL_TIMEOUT_SECONDS": "5",
-           "MAIL_CONNECTIONS": "1"}
+           "MAIL_CONNECTIONS": "1", "WEBHOOK_TIMEOUT_SECONDS": "5"}
     started: list[subprocess.Popen[bytes]] = []
 
     def start(name: str) -> subprocess.Popen[bytes]:

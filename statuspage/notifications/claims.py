@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,7 +22,7 @@ from flask import current_app
 from ..dbtypes import UTCDateTime
 from ..extensions import db
 from ..languages import DEFAULT_LANGUAGE
-from ..outbox import Delivery, DeliveryKind, DeliveryStatus
+from ..outbox import Channel, Delivery, DeliveryKind, DeliveryStatus
 from ..subscriptions import Subscriber
 
 # Core statements on the tables: no ORM objects of these rows are loaded, and the ORM's
@@ -31,6 +32,8 @@ _D, _S = _DELIVERY.c, _SUBSCRIBER.c
 BACKOFF_MAX = timedelta(hours=1)
 # Temporary failures (4xx, no connection) retry this long; older news is not worth sending.
 GIVE_UP_AFTER = timedelta(days=2)
+EMAIL = (Channel.EMAIL,)
+HTTP = (Channel.WEBHOOK, Channel.SLACK, Channel.TEAMS)  # each sent as one HTTP POST
 
 
 def lease() -> timedelta:
@@ -59,6 +62,9 @@ class ClaimedDelivery:
     attempts: int
     created_at: datetime
     language: str = DEFAULT_LANGUAGE  # the subscriber's: each email is rendered in it
+    channel: Channel = Channel.EMAIL
+    endpoint: str | None = None  # where an HTTP channel's message goes
+    secret: str | None = None  # a webhook's signing secret
 
 
 @dataclass
@@ -89,21 +95,25 @@ def _unclaimed(now: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(_D.claimed_until.is_(None), _D.claimed_until < now)
 
 
-def due_condition(now: datetime) -> sa.ColumnElement[bool]:
-    """Queued, due, and not leased to anyone."""
-    return sa.and_(_D.status == DeliveryStatus.QUEUED, _D.next_attempt_at <= now,
+def due_condition(now: datetime, channels: tuple[Channel, ...] = EMAIL
+                  ) -> sa.ColumnElement[bool]:
+    """Queued on one of these channels, due, and not leased to anyone."""
+    on = (_D.channel == channels[0] if len(channels) == 1
+          else _D.channel.in_([c.value for c in channels]))
+    return sa.and_(on, _D.status == DeliveryStatus.QUEUED, _D.next_attempt_at <= now,
                    _unclaimed(now))
 
 
-def has_due(now: datetime) -> bool:
-    """Whether any delivery waits to be claimed (one index probe)."""
-    found = db.session.scalar(sa.select(_D.id).where(due_condition(now)).limit(1))
+def has_due(now: datetime, channels: tuple[Channel, ...] = EMAIL) -> bool:
+    """Whether any delivery of these channels waits to be claimed (one index probe)."""
+    found = db.session.scalar(sa.select(_D.id).where(due_condition(now, channels)).limit(1))
     db.session.commit()
     return found is not None
 
 
 def claim(now: datetime, limit: int, worker_id: str, *,
-          after: tuple[datetime, int] | None = None) -> Claim | None:
+          after: tuple[datetime, int] | None = None,
+          channels: tuple[Channel, ...] = EMAIL) -> Claim | None:
     """Lease up to ``limit`` due deliveries to this worker, oldest first, in one statement
     (and one query for their subscribers' link versions); None when nothing is due.
 
@@ -115,7 +125,7 @@ def claim(now: datetime, limit: int, worker_id: str, *,
     token = secrets.token_hex(16)
     span = lease()
     asked = time.monotonic()
-    due = sa.select(_D.id).where(due_condition(now))
+    due = sa.select(_D.id).where(due_condition(now, channels))
     if after is not None:
         due = due.where(sa.tuple_(_D.next_attempt_at, _D.id)
                         > sa.tuple_(sa.literal(after[0], UTCDateTime), sa.literal(after[1])))
@@ -132,12 +142,14 @@ def claim(now: datetime, limit: int, worker_id: str, *,
         sa.select(_D.id, _D.kind, _D.notice_id, _D.subscriber_id,
                   _S.token_version, _S.public_id, _S.quarantined_at.is_not(None),
                   _D.to_address, _D.attempts, _D.created_at,
-                  sa.func.coalesce(_S.language, DEFAULT_LANGUAGE), _D.next_attempt_at)
+                  sa.func.coalesce(_S.language, DEFAULT_LANGUAGE).label("language"),
+                  _D.channel, _S.endpoint, _S.secret, _D.next_attempt_at)
         .select_from(_DELIVERY.outerjoin(_SUBSCRIBER, _S.id == _D.subscriber_id))
         .where(_D.id.in_([row.id for row in won]))  # by primary key, not by token
         .order_by(_D.next_attempt_at, _D.id)).all()
     db.session.commit()
-    items = [ClaimedDelivery(*row[:-1]) for row in rows]
+    items = [ClaimedDelivery(*row[:10], language=row.language, channel=row.channel,
+                             endpoint=row.endpoint, secret=row.secret) for row in rows]
     return Claim(token, worker_id, items, span.total_seconds(),
                  (rows[-1].next_attempt_at, rows[-1].id), asked + span.total_seconds(), asked,
                  {item.id for item in items})
@@ -188,9 +200,11 @@ _LET_GO = {"claimed_until": None, "claimed_by": None, "claim_token": None}
 
 
 def settle(claim: Claim, *, sent: list[int], failures: list[Failure], release: list[int],
-           now: datetime, message_ids: tuple[str, str], retry_limit: int) -> Outcome:
+           now: datetime, message_ids: tuple[str, str], retry_limit: int,
+           also: Callable[[], None] | None = None) -> Outcome:
     """Record a batch's outcome in one transaction: sent, retry or failed, or released
-    untried; ``message_ids`` is the (prefix, suffix) around a delivery id."""
+    untried; ``message_ids`` is the (prefix, suffix) around a delivery id; ``also`` adds
+    what else belongs to the same transaction."""
     outcome = Outcome()
     if sent:
         prefix, suffix = message_ids
@@ -206,6 +220,8 @@ def settle(claim: Claim, *, sent: list[int], failures: list[Failure], release: l
         outcome.released = len(db.session.execute(
             sa.update(_DELIVERY).where(_mine(claim), _D.id.in_(release))
             .values(**_LET_GO).returning(_D.id)).all())
+    if also is not None:
+        also()
     db.session.commit()
     return outcome
 

@@ -16,30 +16,21 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..audience import announcement_of, reach_condition
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
-from ..incidents import Incident, IncidentUpdate
+from ..incidents import IncidentUpdate
 from ..outbox import Delivery, DeliveryKind, DeliveryStatus, Notice
-from ..subscriptions import Subscriber, reach_condition
+from ..subscriptions import Subscriber
+from ..validation import ADDRESS_MAX
+from ..vocabulary import DONE_STATUSES
 
 log = logging.getLogger(__name__)
 
 # Subscribers looked at per transaction: ~50 ms of work, so the first emails leave at once.
 CHUNK = 5000
-_COLUMNS = ["kind", "notice_id", "subscriber_id", "to_address", "status", "attempts",
-            "created_at", "next_attempt_at"]
-
-
-def _announced_components(notice: Notice) -> tuple[Incident | None, set[int]]:
-    incident = db.session.get(Incident, notice.incident_id) if notice.incident_id else None
-    if incident is None:
-        return None, set()
-    ids = {c.id for c in incident.components}
-    if notice.update_id is not None:
-        update = db.session.get(IncidentUpdate, notice.update_id)
-        if update is not None:
-            ids |= {a.component_id for a in update.affected if a.component_id is not None}
-    return incident, ids
+_COLUMNS = ["kind", "channel", "notice_id", "subscriber_id", "to_address", "status",
+            "attempts", "created_at", "next_attempt_at"]
 
 
 def _insert(rows: sa.Select) -> sa.Insert:
@@ -51,9 +42,9 @@ def _insert(rows: sa.Select) -> sa.Insert:
 
 def _expand_chunk(notice: Notice, now: datetime, chunk: int) -> int:
     """Add the deliveries of the next ``chunk`` subscribers (by id) to the transaction."""
-    incident, component_ids = _announced_components(notice)
-    if incident is None:
-        log.warning("notice %s: its incident was deleted before it was announced", notice.id)
+    announcement = announcement_of(notice)
+    if announcement is None:
+        log.warning("notice %s: what it announces was deleted before it went out", notice.id)
         notice.expanded_at = now
         return 0
     start = notice.expanded_through or 0
@@ -61,18 +52,31 @@ def _expand_chunk(notice: Notice, now: datetime, chunk: int) -> int:
     end = db.session.scalar(sa.select(Subscriber.id).where(Subscriber.id > start)
                             .order_by(Subscriber.id).offset(chunk - 1).limit(1))
     window = Subscriber.id > start if end is None else Subscriber.id.between(start + 1, end)
+    # Where each message goes, as ops read it; the sender reads the endpoint itself.
+    target = sa.func.substr(sa.func.coalesce(Subscriber.endpoint, Subscriber.email, ""), 1,
+                            ADDRESS_MAX)
     rows = sa.select(
-        sa.literal(DeliveryKind(notice.kind.value).value), sa.literal(notice.id),
-        Subscriber.id, Subscriber.email, sa.literal(DeliveryStatus.QUEUED.value),
+        sa.literal(DeliveryKind(notice.kind.value).value), Subscriber.channel,
+        sa.literal(notice.id), Subscriber.id, target, sa.literal(DeliveryStatus.QUEUED.value),
         sa.literal(0), sa.literal(now, UTCDateTime), sa.literal(now, UTCDateTime),
-    ).where(window, reach_condition(component_ids))
+    ).where(window, reach_condition(announcement))
     # RETURNING counts only the rows inserted, where rowcount is unreliable across drivers.
     created = len(db.session.execute(_insert(rows)).all())
     if end is None:
         notice.expanded_at = now
+        _end_followers(notice, now)
     else:
         notice.expanded_through = end
     return created
+
+
+def _end_followers(notice: Notice, now: datetime) -> None:
+    """Once an incident's resolution is announced, its followers have heard the end of it."""
+    update = db.session.get(IncidentUpdate, notice.update_id) if notice.update_id else None
+    if update is not None and update.status in DONE_STATUSES:
+        db.session.execute(sa.update(Subscriber).where(
+            Subscriber.incident_id == notice.incident_id, Subscriber.ended_at.is_(None))
+            .values(ended_at=now))
 
 
 def expand_step(*, now: datetime | None = None, chunk: int = CHUNK) -> int | None:

@@ -6,6 +6,7 @@
   if (!note) return;
   const form = note.closest("form");
   const count = note.querySelector("[data-reach]");
+  const channels = note.querySelector("[data-reach-channels]");
   const announced = (note.dataset.announced || "").split(",").filter(Boolean);
   const prefix = "component-";
   let pending = null;
@@ -23,7 +24,13 @@
       credentials: "same-origin", headers: {Accept: "application/json"}, signal: pending.signal,
     })
       .then((response) => (response.ok ? response.json() : Promise.reject(response)))
-      .then((data) => { count.textContent = data.reach; })
+      .then((data) => {
+        count.textContent = data.reach;
+        if (channels && data.channels) {
+          channels.textContent = "(" + Object.entries(data.channels)
+            .map(([channel, n]) => `${channel} ${n}`).join(", ") + ")";
+        }
+      })
       .catch(() => {});  // keep the last known count
   }
 

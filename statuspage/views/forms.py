@@ -46,8 +46,12 @@ from ..vocabulary import ComponentStatus, Impact, IncidentStatus, MaintenanceSta
 # --- shared pieces -------------------------------------------------------------------------------
 
 
-def _strip(value: Any) -> Any:
+def strip_text(value: Any) -> Any:
+    """A text field's value without surrounding whitespace (a filter)."""
     return value.strip() if isinstance(value, str) else value
+
+
+_strip = strip_text
 
 
 def required(label: str) -> DataRequired:

@@ -18,8 +18,9 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext, lazy_gettext
+from flask_wtf import FlaskForm
 
-from .. import challenge, feeds, page, signup, subscriptions
+from .. import challenge, feeds, followers, page, preferences, signup, subscriptions
 from .. import components as comp
 from ..builds import Built
 from ..extensions import csrf, db, limiter
@@ -27,6 +28,7 @@ from ..languages import DEFAULT_LANGUAGE, current_language, is_language
 from ..pagecache import Resource
 from ..subscriptions import Subscriber, TokenError, TokenExpired, TokenPurpose
 from ..validation import N_, DomainError, normalise_email
+from .channel_forms import ChannelSubscribeForm, FollowForm
 from .forms import people_message, show_domain_error
 from .http import built, cached
 from .language import LANGUAGE_ARG, LANGUAGE_COOKIE
@@ -213,6 +215,63 @@ def choose_components() -> Page:
 signed_link_pages = limiter.shared_limit("30/minute;300/hour", scope="subscriber-links",
                                          error_message=lazy_gettext(
                                              "Too many requests for this page."))
+# Every form that subscribes shares the subscribe form's budgets, per client and for the page.
+subscribe_limits = (
+    limiter.shared_limit(per_client_rate, scope="subscribe-client", methods=["POST"],
+                         exempt_when=lambda: not current_app.config[
+                             "SUBSCRIBE_PER_CLIENT_PER_HOUR"],
+                         error_message=TOO_MANY_SUBSCRIPTIONS),
+    limiter.shared_limit(total_rate, key_func=lambda: "page", scope="subscribe-total",
+                         methods=["POST"], deduct_when=accepted,
+                         exempt_when=lambda: not current_app.config["SUBSCRIBE_PER_HOUR"],
+                         error_message=TOO_MANY_SUBSCRIPTIONS))
+
+
+@bp.route("/subscribe/channel", methods=["GET", "POST"])
+@subscribe_limits[0]
+@subscribe_limits[1]
+def subscribe_channel() -> Page:
+    """Ask for updates at a webhook, or in a Slack or Teams channel."""
+    form = ChannelSubscribeForm()
+    if not form.validate_on_submit():
+        return render_template("public/subscribe_channel.html", form=form)
+    try:
+        followers.subscribe_endpoint(form.channel.data, form.endpoint.data,
+                                     email=form.email.data or None, language=current_language())
+    except DomainError as exc:
+        _refused(form, exc)
+        return render_template("public/subscribe_channel.html", form=form), exc.status_code
+    return render_template("public/subscribe_posted.html", channel=form.channel.data,
+                           address=form.email.data)
+
+
+@bp.route("/incidents/<int:incident_id>/subscribe", methods=["GET", "POST"])
+@subscribe_limits[0]
+@subscribe_limits[1]
+def follow_incident(incident_id: int) -> Page:
+    """Follow one incident by email or webhook, until it is resolved."""
+    incident, form = page.incident(incident_id), FollowForm()
+    if not form.validate_on_submit():
+        return render_template("public/follow.html", form=form, incident=incident)
+    try:
+        if form.endpoint.data:
+            followers.subscribe_endpoint("webhook", form.endpoint.data, email=form.email.data,
+                                         incident_id=incident_id, language=current_language())
+        else:
+            followers.follow_by_email(incident_id, form.email.data or "",
+                                      language=current_language())
+    except DomainError as exc:
+        _refused(form, exc)
+        return render_template("public/follow.html", form=form, incident=incident), \
+            exc.status_code
+    return render_template("public/subscribe_posted.html", address=form.email.data,
+                           channel="webhook" if form.endpoint.data else "email")
+
+
+def _refused(form: FlaskForm, exc: DomainError) -> None:
+    db.session.rollback()
+    if not show_domain_error(form, exc):
+        form.form_errors.append(people_message(exc.message))
 
 
 @bp.route("/subscriptions/confirm/<token>", methods=["GET", "POST"])
@@ -261,7 +320,7 @@ def unsubscribe_page(token: str) -> str:
 def unsubscribe(token: str) -> str:
     """Unsubscribe, from the page's button or a mail client's one-click unsubscribe."""
     subscriber = subscriptions.load_token(TokenPurpose.UNSUBSCRIBE, token)
-    address = subscriber.email
+    address = subscriber.target
     subscriptions.unsubscribe(subscriber)
     return render_template("public/subscription_unsubscribed.html", address=address)
 
@@ -337,7 +396,10 @@ def _choice_page(subscriber: Subscriber, template: str, saved: str, **context: s
     if not form.is_submitted():
         form.language.data = subscriber.language
         if subscriber.confirmed:  # a new subscriber starts from "all components"
-            form.show(subscriber.all_components, [c.id for c in subscriber.components])
+            form.show(subscriber.all_components, [c.id for c in subscriber.components],
+                      preferences=preferences.preferences_of(subscriber))
+        else:
+            form.component_events.data = True
     elif not form.validate():
         status = 422
     else:
@@ -350,7 +412,7 @@ def _choice_page(subscriber: Subscriber, template: str, saved: str, **context: s
         else:
             return _to_manage_page(subscriber, saved)
     return render_template(template, form=form, subscriber=subscriber, tree=_tree(),
-                           **context), status
+                           answers=followers.last_answers(subscriber), **context), status
 
 
 def _index() -> Built:

@@ -9,12 +9,13 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
-from wtforms import EmailField, Field, HiddenField, SelectField
+from wtforms import BooleanField, EmailField, Field, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
-from .. import challenge
+from .. import challenge, preferences
 from ..languages import DEFAULT_LANGUAGE, LANGUAGES
+from ..vocabulary import Impact
 from .forms import MultiCheckboxField
 
 NOT_SOLVED = lazy_gettext("We could not check that a person sent this form. Wait until it says "
@@ -61,20 +62,43 @@ class SubscriptionChoiceForm(FlaskForm):
     group_ids = MultiCheckboxField("Groups", choices=[], validate_choice=False)
     language = SelectField(lazy_gettext("Language of the emails"), choices=language_choices(),
                            default=DEFAULT_LANGUAGE)
+    notify = SelectField(lazy_gettext("Tell me about"), default="both", choices=[
+        SelectChoice("both", lazy_gettext("Incidents and maintenance")),
+        SelectChoice("incidents", lazy_gettext("Incidents only")),
+        SelectChoice("maintenance", lazy_gettext("Maintenance only"))])
+    min_impact = SelectField(lazy_gettext("Incidents of"), default="none", choices=[
+        SelectChoice("none", lazy_gettext("Any impact")),
+        SelectChoice("minor", lazy_gettext("Minor impact and worse")),
+        SelectChoice("major", lazy_gettext("Major and critical impact")),
+        SelectChoice("critical", lazy_gettext("Critical impact only"))])
+    # Shown to webhooks only; absent from a submitted form, it reads as unticked.
+    component_events = BooleanField(lazy_gettext("Component status changes outside incidents"))
 
     def show(self, all_components: bool, component_ids: Iterable[int],
-             language: str | None = None) -> None:
-        """Fill the form with a saved choice."""
+             language: str | None = None,
+             preferences: preferences.Preferences | None = None) -> None:
+        """Fill the form with a saved choice, language and preferences."""
         self.scope.data = ALL_COMPONENTS if all_components else SOME_COMPONENTS
         self.component_ids.data = [str(i) for i in component_ids]
         if language is not None:
             self.language.data = language
+        if preferences is not None:
+            self.notify.data = ("both" if preferences.notify_incidents
+                                and preferences.notify_maintenance else
+                                "incidents" if preferences.notify_incidents else "maintenance")
+            self.min_impact.data = str(preferences.min_impact)
+            self.component_events.data = preferences.component_events
 
     def choice(self) -> dict[str, Any]:
         """The arguments subscriptions.choose takes, as entered."""
         return {"all_components": self.scope.data == ALL_COMPONENTS,
                 "component_ids": self.component_ids.data or [],
-                "group_ids": self.group_ids.data or [], "language": self.language.data}
+                "group_ids": self.group_ids.data or [], "language": self.language.data,
+                "preferences": preferences.Preferences(
+                    notify_incidents=self.notify.data in ("both", "incidents"),
+                    notify_maintenance=self.notify.data in ("both", "maintenance"),
+                    min_impact=Impact(self.min_impact.data),
+                    component_events=bool(self.component_events.data))}
 
 
 class NewSubscriptionForm(SubscriptionChoiceForm):
@@ -83,6 +107,11 @@ class NewSubscriptionForm(SubscriptionChoiceForm):
 
     ticket = HiddenField()
     altcha = HiddenField(validators=[solved_challenge])
+
+    def choice(self) -> dict[str, Any]:
+        """What signup.request_subscription takes: preferences are set later, on the manage
+        page (a new subscription hears everything its components concern)."""
+        return {k: v for k, v in super().choice().items() if k != "preferences"}
 
 
 class ConfirmChoiceForm(FlaskForm):

@@ -42,6 +42,7 @@ LONG = os.environ.get("STATUSPAGE_FAULTS_LONG") == "1"
 # flight to repeat.
 WORKER_SETTINGS = {
     "MAIL_TIMEOUT_SECONDS": "2", "MAIL_LEASE_SECONDS": "6", "MAIL_RETRY_BACKOFF_SECONDS": "1",
+    "WEBHOOK_TIMEOUT_SECONDS": "2",
     "MAIL_BATCH_SIZE": "20", "MAIL_CONNECTIONS": "2",
 }
 IN_FLIGHT_PER_WORKER = 2 * 20 * 2  # two batches per connection (one sent, one claimed ahead)

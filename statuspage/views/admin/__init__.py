@@ -277,7 +277,15 @@ def dashboard() -> str:
 
 
 # The areas' routes register on ``bp`` as their modules are imported; they need the names above.
-from . import account, components, incidents, settings, subscribers, templates  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    account,
+    components,
+    endpoints,
+    incidents,
+    settings,
+    subscribers,
+    templates,
+)
 
 
 def init_app(app: Flask) -> None:

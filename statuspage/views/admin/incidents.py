@@ -73,8 +73,9 @@ def _incident_page(incident: Incident, *, update_form: Any = None,
                            postmortem_form=postmortem_form, tree=comp.component_tree(),
                            notify_form=ResolveForm(formdata=None), announced=announced,
                            templates=templates_room.templates(),
-                           reach=audience.count_reach(
-                               [*announced, *update_form.component_changes()]),
+                           reach=audience.reach_by_channel(
+                               [*announced, *update_form.component_changes()],
+                               impact=incident.impact, incident_id=incident.id),
                            deliveries=notify.delivery_counts(u.id for u in incident.updates))
 
 
@@ -94,7 +95,7 @@ def new_incident() -> Page:
         chosen_template(request.args.get("template"))))
     context = {"tree": comp.component_tree(), "announced": [],
                "templates": templates_room.templates(),
-               "reach": audience.count_reach(form.component_changes())}
+               "reach": audience.reach_by_channel(form.component_changes())}
     if not form.validate_on_submit():
         return invalid("admin/incident_new.html", form, **context)
     try:
@@ -210,7 +211,8 @@ def publish_postmortem(incident_id: int) -> Page:
     """Publish the saved postmortem."""
     incident = _incident(incident_id)
     try:
-        postmortems.publish_postmortem(incident, actor=actor())
+        postmortems.publish_postmortem(incident, notify=request.form.get("notify") == "y",
+                                       actor=actor())
     except DomainError as exc:
         report_refusal(exc)
         return _incident_page(incident), exc.status_code

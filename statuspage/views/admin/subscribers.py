@@ -9,7 +9,7 @@ from typing import Any
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ... import audience, devmail, subscriber_csv
+from ... import audience, devmail, subscriber_csv, subscriber_lists
 from ... import incidents as inc
 from ... import notifications as notify
 from ... import subscriptions as subs
@@ -38,7 +38,7 @@ SUBSCRIBERS_PER_PAGE = 50
 def _subscriber_action(subscriber_id: int, operation: Callable[..., Any],
                        message: str) -> Response:
     subscriber = subs.get_subscriber(subscriber_id)
-    email = subscriber.email
+    email = subscriber.target
     try:
         operation(subscriber, actor=actor())
     except DomainError as exc:
@@ -54,10 +54,11 @@ def subscribers() -> str:
     """Counts, search by address, and each subscriber's choice (addresses: admins only)."""
     query = request.args.get("q", "").strip()[:254]
     page_no = page_number()
-    found = subs.list_subscribers(query, limit=SUBSCRIBERS_PER_PAGE + 1,
-                                  offset=(page_no - 1) * SUBSCRIBERS_PER_PAGE, actor=actor())
+    found = subscriber_lists.list_subscribers(
+        query, limit=SUBSCRIBERS_PER_PAGE + 1, offset=(page_no - 1) * SUBSCRIBERS_PER_PAGE,
+        actor=actor())
     return render_template(
-        "admin/subscribers.html", counts=audience.subscriber_counts(), query=query,
+        "admin/subscribers.html", counts=subscriber_lists.subscriber_counts(), query=query,
         subscribers=found[:SUBSCRIBERS_PER_PAGE], more=len(found) > SUBSCRIBERS_PER_PAGE,
         page_no=page_no, import_form=SubscriberImportForm(formdata=None))
 
@@ -128,12 +129,13 @@ def import_subscribers() -> Page:
 
 @bp.get("/reach")
 def reach() -> Response | tuple[Response, int]:
-    """How many subscribers an update about these components would reach (JSON)."""
+    """How many subscribers an update about these components would reach, in all and per
+    channel (JSON)."""
     try:
-        count = audience.count_reach(request.args.getlist("component"))
+        counts = audience.reach_by_channel(request.args.getlist("component"))
     except DomainError as exc:
         return json_error(exc.status_code, "Unprocessable Entity", exc.message, exc.field)
-    return jsonify(reach=count)
+    return jsonify(reach=sum(counts.values()), channels={str(c): n for c, n in counts.items()})
 
 
 @bp.post("/incidents/<int:incident_id>/updates/<int:update_id>/retry")

@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, Response, render_template, send_from_directo
 from ... import links
 from ...extensions import csrf
 from ...site import get_page_settings
-from . import openapi, v1, v2
+from . import followers, openapi, v1, v2, webhooks  # noqa: F401  (followers: v1 routes)
 from .routes import JsonSuffix
 
 bp = Blueprint("api_docs", __name__)
@@ -60,3 +60,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(v2.bp)
     app.register_blueprint(v1.bp)
     app.register_blueprint(bp)
+    webhooks.init_app(app)

@@ -399,23 +399,37 @@ class PostmortemInput(Input):
 LanguageText = _choice(LANGUAGES)
 
 
+class PublishInput(Input):
+    """Whether publishing the postmortem tells the incident's subscribers."""
+
+    notify_subscribers: Flag = False
+    notify_twitter: Flag = False  # accepted, as Statuspage's clients send it; nothing tweets
+
+
 class SubscriberInput(Input):
-    """An email subscriber, its components (groups as g3), whether to skip confirming, and the
-    language of its emails."""
+    """An email subscriber, or a webhook (``endpoint`` and a contact ``email``), its
+    components (groups as g3), whether to skip confirming, and the language of its emails."""
 
     email: Text = Field(None, json_schema_extra={"format": "email"})
+    endpoint: Text = Field(None, json_schema_extra={"format": "uri"},
+                           description="A webhook's URL: Statuspage-shaped JSON is POSTed "
+                                       "to it; ``email`` is then its contact.")
     component_ids: Ids = Field(default_factory=list)
     skip_confirmation_notification: Flag = False
     language: LanguageText = Field(None, description="The language of its emails (en, pl).")
 
     def add_args(self) -> dict[str, Any]:
-        """What ``add_subscriber`` takes: components and groups apart."""
+        """What ``add_subscriber`` (or ``add_endpoint``) takes: components and groups apart."""
         groups = [i for i in self.component_ids if i.startswith("g")]
-        return {"email": self.email or "",
-                "component_ids": [i for i in self.component_ids if i not in groups],
-                "group_ids": [group_key(i, "component_ids") for i in groups],
-                "confirmed": self.skip_confirmation_notification,
-                "language": self.language or DEFAULT_LANGUAGE}
+        args: dict[str, Any] = {
+            "email": self.email or "",
+            "component_ids": [i for i in self.component_ids if i not in groups],
+            "group_ids": [group_key(i, "component_ids") for i in groups],
+            "confirmed": self.skip_confirmation_notification,
+            "language": self.language or DEFAULT_LANGUAGE}
+        if self.endpoint is not None:
+            args.update(channel="webhook", endpoint=self.endpoint, email=self.email)
+        return args
 
 
 class SubscriberChangeInput(Input):
@@ -457,3 +471,12 @@ class Paging(Input):
     def offset(self) -> int:
         """Rows before this page."""
         return (self.page - 1) * self.limit
+
+
+class FollowerInput(Input):
+    """A follower of one incident: an ``email``, or a webhook ``endpoint`` with its contact
+    ``email``, and whether to skip confirming."""
+
+    email: Text = Field(None, json_schema_extra={"format": "email"})
+    endpoint: Text = Field(None, json_schema_extra={"format": "uri"})
+    skip_confirmation_notification: Flag = False

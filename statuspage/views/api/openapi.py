@@ -17,6 +17,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json
 from . import v1, v2
 from .routes import Route
 from .schemas import Error
+from .webhooks import ComponentWebhook, IncidentWebhook
 
 OPENAPI_VERSION = "3.1.0"
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -76,6 +77,7 @@ def document(server_url: str = "", title: str = "Status") -> dict[str, Any]:
                  *({"name": tag} for tag in TAGS.values())],
         "security": [{"apiKey": []}],
         "paths": paths,
+        "webhooks": WEBHOOKS,
         "components": {
             "schemas": schemas,
             "securitySchemes": {"apiKey": {
@@ -100,6 +102,31 @@ def document(server_url: str = "", title: str = "Status") -> dict[str, Any]:
             "responses": ERROR_RESPONSES,
         },
     }
+
+
+def _webhook(model: type[BaseModel], summary: str) -> dict[str, Any]:
+    headers = [
+        ("Idempotency-Key", "`<page id>-<delivery id>`: the same on every retry."),
+        ("X-Statuspage-Timestamp", "Unix seconds when the request was made."),
+        ("X-Statuspage-Signature", "`v1=` and the hex HMAC-SHA256 of `<timestamp>.<body>` "
+                                   "under the subscriber's signing secret.")]
+    return {"post": {
+        "summary": summary, "tags": ["Subscribers"], "security": [],
+        "parameters": [{"name": name, "in": "header", "required": True,
+                        "schema": {"type": "string"}, "description": text}
+                       for name, text in headers],
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}}}},
+        "responses": {"2XX": {"description": "Delivered. Any other answer, or none within "
+                                             "the timeout, is retried with back-off."}}}}
+
+
+# What webhook subscribers receive (OpenAPI 3.1 ``webhooks``).
+WEBHOOKS = {
+    "incident": _webhook(IncidentWebhook, "An incident was created or updated"),
+    "component_update": _webhook(ComponentWebhook,
+                                 "A component's status was set outside any incident"),
+}
 
 
 def routes() -> list[Route]:
@@ -144,7 +171,9 @@ def schema_of(kind: Any) -> dict[str, Any]:
 
 
 def _schemas() -> dict[str, Any]:
-    wanted: dict[type[BaseModel], JsonSchemaMode] = {Error: "serialization"}
+    wanted: dict[type[BaseModel], JsonSchemaMode] = {
+        Error: "serialization", IncidentWebhook: "serialization",
+        ComponentWebhook: "serialization"}
     for route in routes():
         for model in models_in(route.response):
             wanted[model] = "serialization"

@@ -387,11 +387,16 @@ class Postmortem(Shape):
 
 
 class Subscriber(Shape):
-    """An email subscriber; ``purge_at`` is when an unconfirmed address will be deleted."""
+    """A subscriber (email, webhook, Slack or Teams); ``purge_at`` is when an unconfirmed
+    one will be deleted; a webhook's ``email`` is its contact."""
 
     id: Id
-    mode: Literal["email"] = "email"
-    email: str = Field(json_schema_extra={"format": "email"})
+    mode: Literal["email", "webhook", "slack", "teams"] = "email"
+    email: str | None = Field(json_schema_extra={"format": "email"})
+    endpoint: str | None = Field(description="Where a webhook, Slack or Teams subscriber's "
+                                             "messages are POSTed.")
+    signing_secret: str | None = Field(description="A webhook's HMAC-SHA256 key for the "
+                                                   "X-Statuspage-Signature header.")
     components: list[str]
     language: str = Field(description="The language of its emails (en, pl).")
     quarantined_at: Timestamp | None
@@ -409,8 +414,9 @@ class Subscriber(Shape):
         if subscriber.confirmed_at is None:
             purge_at = ((subscriber.link_sent_at or subscriber.created_at)
                         + subs.confirm_max_age())
-        return cls(id=str(subscriber.id), email=subscriber.email, components=chosen,
-                   language=subscriber.language,
+        return cls(id=str(subscriber.id), mode=subscriber.channel.value, email=subscriber.email,
+                   endpoint=subscriber.endpoint, signing_secret=subscriber.secret,
+                   components=chosen, language=subscriber.language,
                    quarantined_at=subscriber.quarantined_at, purge_at=purge_at,
                    created_at=subscriber.created_at)
 

@@ -26,7 +26,6 @@ from ... import components as comp
 from ... import history, postmortems, site, staff
 from ... import incidents as inc
 from ... import maintenance as maint
-from ... import subscriptions as subs
 from ...extensions import db, limiter
 from ...validation import NotFound, ValidationError
 from ...vocabulary import ACTIVE_MAINTENANCE_STATUSES, UPCOMING_MAINTENANCE_STATUSES
@@ -43,8 +42,7 @@ from .inputs import (
     PageInput,
     Paging,
     PostmortemInput,
-    SubscriberChangeInput,
-    SubscriberInput,
+    PublishInput,
     group_key,
 )
 from .routes import Body, Route, summary_of
@@ -56,7 +54,6 @@ from .schemas import (
     IncidentV1,
     PageV1,
     Postmortem,
-    Subscriber,
     any_managed_component,
 )
 
@@ -181,8 +178,10 @@ def authenticate() -> Any:
 
 @functools.cache
 def subscriber_endpoints() -> frozenset[str]:
-    """The operations under ``/subscribers``: they need the subscribers scope."""
-    return frozenset(r.endpoint for r in ROUTES if r.path.startswith(SUBSCRIBERS))
+    """The operations under ``/subscribers`` (an incident's too): they need the subscribers
+    scope."""
+    return frozenset(r.endpoint for r in ROUTES
+                     if r.path.startswith(SUBSCRIBERS) or "/subscribers" in r.path)
 
 
 @bp.errorhandler(ValidationError)
@@ -200,7 +199,7 @@ def never_cache(response: Response) -> Response:
     return response
 
 
-def _actor() -> str:
+def actor() -> str:
     key: staff.ApiKey = g.api_key
     return f"API key {key.name} ({key.prefix})"
 
@@ -227,7 +226,7 @@ def get_page() -> Answer:
 @route(PAGE, "PATCH", "PUT", response=PageV1, body=Body("page", PageInput))
 def update_page() -> Answer:
     """Change the page's name, address, time zone or support link."""
-    site.update_page_settings(actor=_actor(), **read(PageInput, "page").given())
+    site.update_page_settings(actor=actor(), **read(PageInput, "page").given())
     return PageV1.of()
 
 
@@ -245,7 +244,7 @@ def components() -> Answer:
 def create_component() -> Answer:
     """Create a component."""
     fields = read(ComponentInput, "component")
-    component = comp.create_component(actor=_actor(), **fields.create_args())
+    component = comp.create_component(actor=actor(), **fields.create_args())
     return ComponentV1.of(component, Context.build())
 
 
@@ -260,14 +259,14 @@ def get_component(component_id: str) -> Answer:
 def update_component(component_id: str) -> Answer:
     """Change a component (its status too: a change is kept in its history)."""
     component = comp.get_component(component_id)
-    comp.update_component(component, actor=_actor(), **read(ComponentInput, "component").given())
+    comp.update_component(component, actor=actor(), **read(ComponentInput, "component").given())
     return ComponentV1.of(component, Context.build())
 
 
 @route(f"{PAGE}/components/<component_id>", "DELETE", status=204)
 def delete_component(component_id: str) -> Answer:
     """Delete a component, unless an open incident or maintenance still names it."""
-    inc.delete_component(comp.get_component(component_id), actor=_actor())
+    inc.delete_component(comp.get_component(component_id), actor=actor())
     return None
 
 
@@ -296,7 +295,7 @@ def groups() -> Answer:
 def create_group() -> Answer:
     """Create a group of components, with its members."""
     fields = read(ComponentGroupInput, GROUP.resource, beside=GROUP.beside)
-    group = comp.create_group(actor=_actor(), **fields.create_args())
+    group = comp.create_group(actor=actor(), **fields.create_args())
     return ComponentGroupV1.of(group, Context.build())
 
 
@@ -312,7 +311,7 @@ def update_group(component_group_id: str) -> Answer:
     """Rename or describe a group, or set its members."""
     group = _group(component_group_id)
     fields = read(ComponentGroupInput, GROUP.resource, beside=GROUP.beside)
-    comp.update_group(group, actor=_actor(), **fields.given())
+    comp.update_group(group, actor=actor(), **fields.given())
     return ComponentGroupV1.of(group, Context.build())
 
 
@@ -321,7 +320,7 @@ def delete_group(component_group_id: str) -> Answer:
     """Delete a group (its components stay, ungrouped); answers with the group as it was."""
     group = _group(component_group_id)
     gone = ComponentGroupV1.of(group, Context.build())
-    comp.delete_group(group, actor=_actor())
+    comp.delete_group(group, actor=actor())
     return gone
 
 
@@ -364,9 +363,9 @@ def create_incident() -> Answer:
     """Open an incident, or schedule a maintenance (status "scheduled" and a window)."""
     new = read(IncidentCreate, "incident").root
     if isinstance(new, NewMaintenance):
-        created = maint.schedule_maintenance(author=_actor(), **new.schedule_args())
+        created = maint.schedule_maintenance(author=actor(), **new.schedule_args())
     else:
-        created = inc.open_incident(author=_actor(), **new.open_args())
+        created = inc.open_incident(author=actor(), **new.open_args())
     return IncidentV1.of(created, Context.build())
 
 
@@ -383,10 +382,10 @@ def update_incident(incident_id: str) -> Answer:
     incident = inc.get_incident(incident_id)
     if incident.is_maintenance:
         fields: IncidentInput | MaintenanceInput = read(MaintenanceInput, "incident")
-        maint.change_maintenance(incident, author=_actor(), **fields.change_args())
+        maint.change_maintenance(incident, author=actor(), **fields.change_args())
     else:
         fields = read(IncidentInput, "incident")
-        inc.change_incident(incident, author=_actor(), **fields.change_args())
+        inc.change_incident(incident, author=actor(), **fields.change_args())
     return IncidentV1.of(incident, Context.build())
 
 
@@ -395,7 +394,7 @@ def delete_incident(incident_id: str) -> Answer:
     """Delete an incident and its updates; answers with the incident as it was."""
     incident = inc.get_incident(incident_id)
     gone = IncidentV1.of(incident, Context.build())
-    inc.delete_incident(incident, actor=_actor())
+    inc.delete_incident(incident, actor=actor())
     return gone
 
 
@@ -405,7 +404,7 @@ def edit_update(incident_id: str, incident_update_id: str) -> Answer:
     """Correct an update's body, displayed time or notification flag."""
     update = inc.get_update(inc.get_incident(incident_id), incident_update_id)
     fields = read(IncidentUpdateInput, "incident_update")
-    inc.edit_update(update, actor=_actor(), **fields.edit_args(update))
+    inc.edit_update(update, actor=actor(), **fields.edit_args(update))
     return IncidentUpdate.of(update)
 
 
@@ -423,16 +422,18 @@ def save_postmortem(incident_id: str) -> Answer:
     """Store the postmortem draft (``body_draft``, or ``body``); not yet published."""
     incident = inc.get_incident(incident_id)
     postmortems.save_postmortem(incident, read(PostmortemInput, "postmortem").text(),
-                                actor=_actor())
+                                actor=actor())
     return Postmortem.of(incident)
 
 
 @route(f"{PAGE}/incidents/<incident_id>/postmortem/publish", "PUT", "POST",
-       response=Postmortem)
+       response=Postmortem, body=Body("postmortem", PublishInput))
 def publish_postmortem(incident_id: str) -> Answer:
-    """Publish the saved postmortem of a resolved incident."""
+    """Publish the saved postmortem of a resolved incident; ``notify_subscribers`` tells the
+    subscribers who want to hear of it."""
     incident = inc.get_incident(incident_id)
-    postmortems.publish_postmortem(incident, actor=_actor())
+    notify = read(PublishInput, "postmortem").notify_subscribers
+    postmortems.publish_postmortem(incident, notify=notify, actor=actor())
     return Postmortem.of(incident)
 
 
@@ -441,60 +442,9 @@ def publish_postmortem(incident_id: str) -> Answer:
 def revert_postmortem(incident_id: str) -> Answer:
     """Take a published postmortem back to draft."""
     incident = inc.get_incident(incident_id)
-    postmortems.revert_postmortem(incident, actor=_actor())
+    postmortems.revert_postmortem(incident, actor=actor())
     return Postmortem.of(incident)
 
 
-# --- subscribers ---------------------------------------------------------------------------------
-
-@route(f"{PAGE}/subscribers", "GET", response=list[Subscriber], query=Paging)
-def subscribers() -> Answer:
-    """Email subscribers, newest first; ``q`` searches addresses."""
-    paging = Paging.of_request()
-    found = subs.list_subscribers(paging.q, limit=paging.limit, offset=paging.offset,
-                                  actor=_actor())
-    ctx = Context.build()
-    return [Subscriber.of(s, ctx) for s in found]
-
-
-@route(f"{PAGE}/subscribers", "POST", response=Subscriber, status=201,
-       body=Body("subscriber", SubscriberInput))
-def create_subscriber() -> Answer:
-    """Add an email subscriber: confirmed at once with ``skip_confirmation_notification``,
-    else sent a confirmation link."""
-    fields = read(SubscriberInput, "subscriber")
-    subscriber = subs.add_subscriber(actor=_actor(), **fields.add_args())
-    return Subscriber.of(subscriber, Context.build())
-
-
-@route(f"{PAGE}/subscribers/<subscriber_id>", "GET", response=Subscriber)
-def get_subscriber(subscriber_id: str) -> Answer:
-    """One subscriber."""
-    return Subscriber.of(subs.show_subscriber(subscriber_id, actor=_actor()), Context.build())
-
-
-@route(f"{PAGE}/subscribers/<subscriber_id>", "PATCH", "PUT", response=Subscriber,
-       body=Body("subscriber", SubscriberChangeInput))
-def change_subscriber(subscriber_id: str) -> Answer:
-    """Change the language of a subscriber's emails."""
-    fields = read(SubscriberChangeInput, "subscriber")
-    subscriber = subs.change_subscriber(subs.get_subscriber(subscriber_id), actor=_actor(),
-                                        **fields.given())
-    return Subscriber.of(subscriber, Context.build())
-
-
-@route(f"{PAGE}/subscribers/<subscriber_id>", "DELETE", response=Subscriber)
-def delete_subscriber(subscriber_id: str) -> Answer:
-    """Unsubscribe; emails still queued for them are cancelled. Answers with who it was."""
-    subscriber = subs.get_subscriber(subscriber_id)
-    gone = Subscriber.of(subscriber, Context.build())
-    subs.unsubscribe(subscriber, actor=_actor())
-    return gone
-
-
-@route(f"{PAGE}/subscribers/<subscriber_id>/resend_confirmation", "POST", response=Subscriber,
-       status=201)
-def resend_confirmation(subscriber_id: str) -> Answer:
-    """Queue a fresh confirmation link (a manage link once confirmed)."""
-    subscriber = subs.resend_confirmation(subs.get_subscriber(subscriber_id), actor=_actor())
-    return Subscriber.of(subscriber, Context.build())
+# The subscriber routes register on ``bp`` as their module is imported, after those above.
+from . import subscribers  # noqa: E402, F401
