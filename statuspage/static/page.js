@@ -96,7 +96,7 @@
     if (bar.classList.contains("n")) { return { day: day, status: words.nodata }; }
     return {
       day: day,
-      status: bar.getAttribute("data-s") || words.operational,
+      status: words.statuses[bar.classList[0]] || words.operational,
       uptime: bar.getAttribute("data-u") || words.full,
       outage: bar.getAttribute("data-o") || "",
       incidents: JSON.parse(bar.getAttribute("data-i") || "[]")
@@ -119,8 +119,8 @@
         var list = document.createElement("ul");
         facts.incidents.forEach(function (item) {
           var entry = document.createElement("li");
-          var link = text("a", item[1]);
-          link.href = item[2];
+          var link = text("a", item[0]);
+          link.href = item[1];
           entry.appendChild(link);
           list.appendChild(entry);
         });

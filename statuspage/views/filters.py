@@ -92,18 +92,26 @@ def bar_facts(bar: Any) -> dict[str, Any]:
               if bar.major_minutes else "",
               gettext("Partial outage: %(duration)s", duration=duration(bar.partial_minutes))
               if bar.partial_minutes else ""]
+    # The status word and a full day's uptime are not repeated per day: page.js has them from
+    # uptime_words, by the day's class letter (hundreds of such days on a large page).
     return {
-        "status": label, "uptime": uptime, "outage": " · ".join(o for o in outage if o),
+        "status": label, "uptime": uptime, "partial_uptime": uptime != _full_day(),
+        "outage": " · ".join(o for o in outage if o),
         "title": f"{times.calendar_day(bar.day)}: {label}, {uptime}",
-        "incidents": [[i, name, url_for("public.incident", incident_id=i)]
+        "incidents": [[name, url_for("public.incident", incident_id=i)]
                       for i, name in bar.incidents],
     }
 
 
-def uptime_words() -> dict[str, str]:
+def _full_day() -> str:
+    return gettext("%(pct)s uptime", pct=percent(100.0))
+
+
+def uptime_words() -> dict[str, Any]:
     """The words page.js needs for the detail of a quiet day and for its controls."""
     return {"operational": str(ComponentStatus.OPERATIONAL.label),
-            "full": gettext("%(pct)s uptime", pct=percent(100.0)),
+            "statuses": {status.value[0]: str(status.label) for status in ComponentStatus},
+            "full": _full_day(),
             "nodata": gettext("No data"), "noincidents": gettext("No incidents this day."),
             "close": gettext("Close")}
 
