@@ -148,6 +148,17 @@ def test_a_relay_that_never_answers_shows_the_worker_as_stuck(
                 sa.select(scheduler.WorkerHeartbeat.last_error)))
 
         wait_for(reported, "the worker to report the silent relay", 30, workers)
+
+        def beaten_since_progress() -> bool:
+            # The process's own beat, a second or more after its mail last moved (the report
+            # of the silent relay may come before the next beat).
+            _db.session.remove()
+            return any(progress is not None and seen >= progress + timedelta(seconds=1)
+                       for seen, progress in _db.session.execute(sa.select(
+                           scheduler.WorkerHeartbeat.last_seen_at,
+                           scheduler.WorkerHeartbeat.last_progress_at)))
+
+        wait_for(beaten_since_progress, "the stuck worker's next beat", 30, workers)
         # A minute on, its process still beats, but its mail has not moved: stuck.
         last_progress = _last_progress()
         status = scheduler.worker_status(last_progress + scheduler.ALIVE_WITHIN
