@@ -3,10 +3,10 @@
 ``flask --app wsgi worker`` runs them in the foreground (production; several workers are safe:
 every job is an idempotent database operation, and mail is claimed under fenced leases). Besides
 the periodic jobs a worker runs its mail loops in threads of its own: one expands notices, and
-one per SMTP connection (MAIL_CONNECTIONS) sends. The sending loops report their progress to
-the worker's heartbeat row, so a worker whose sending is blocked shows as stuck, not alive. The
-development server runs the same in background threads when ``SCHEDULER_IN_PROCESS`` is set;
-the factory never starts them.
+one per SMTP connection (MAIL_CONNECTIONS) sends, and WEBHOOK_CONNECTIONS post. These loops
+report their progress to the worker's heartbeat row, so a worker one of whose loops is blocked
+shows as stuck, not alive. The development server runs the same in background threads when
+``SCHEDULER_IN_PROCESS`` is set; the factory never starts them.
 """
 
 from __future__ import annotations
@@ -83,13 +83,16 @@ def beat(*, worker_id: str | None = None, now: datetime | None = None) -> Worker
 
 
 def record_progress(*, worker_id: str | None = None, error: str | None = None,
-                    now: datetime | None = None) -> None:
+                    now: datetime | None = None, moved_at: datetime | None = None) -> None:
     """Record that this worker's mail loop moved (``error`` None) or is failing, on a
-    connection of its own so that no caller's transaction is touched."""
+    connection of its own so that no caller's transaction is touched. ``moved_at`` says
+    when its loops last all moved, when that is not now."""
     now = now or utcnow()
     worker_id = worker_id or notifications.default_worker_id()
     values = {"last_seen_at": now, "last_error": error[:2000] if error else None}
-    if error is None:
+    if moved_at is not None:
+        values["last_progress_at"] = moved_at
+    elif error is None:
         values["last_progress_at"] = now
     table = WorkerHeartbeat.__table__
     with db.engine.begin() as connection:
@@ -101,24 +104,39 @@ def record_progress(*, worker_id: str | None = None, error: str | None = None,
 
 
 class Progress:
-    """The sending loops' progress callback: writes it to the heartbeat row, throttled."""
+    """The delivery loops' progress callback: writes it to the heartbeat row, throttled.
+
+    Each loop (thread) keeps its own state, and the worker's progress is that of its slowest
+    loop: a webhook loop that moves must not hide a sending loop that cannot.
+    """
 
     def __init__(self, app: Flask, worker_id: str) -> None:
         self.app, self.worker_id = app, worker_id
         self.lock = threading.Lock()
         self.written = 0.0
         self.error: str | None = None
+        self.moved: dict[str, datetime] = {}  # loop -> when it last moved
+        self.errors: dict[str, str] = {}  # loop -> why it cannot move, while it cannot
 
     def __call__(self, error: str | None) -> None:
-        moment = time.monotonic()
+        moment, now, loop = time.monotonic(), utcnow(), threading.current_thread().name
         with self.lock:
-            changed = (error is None) != (self.error is None)
+            self.moved.setdefault(loop, now)
+            if error is None:
+                self.moved[loop] = now
+                self.errors.pop(loop, None)
+            else:
+                self.errors[loop] = error
+            failing = next(iter(self.errors.values()), None)
+            changed = (failing is None) != (self.error is None)
             if not changed and moment - self.written < PROGRESS_EVERY:
                 return
-            self.written, self.error = moment, error
+            self.written, self.error = moment, failing
+            moved_at = min(self.moved.values())
         try:
             with self.app.app_context():
-                record_progress(worker_id=self.worker_id, error=error)
+                record_progress(worker_id=self.worker_id, error=failing, now=now,
+                                moved_at=moved_at)
         except Exception:  # the database is down: the loop reports it when it is back
             log.warning("could not record the mail loop's progress", exc_info=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -274,6 +275,30 @@ def test_the_console_tells_a_moving_worker_from_a_stuck_or_gone_one(db: Any) -> 
 
     scheduler.beat(worker_id="host-a:1", now=now + timedelta(days=2))
     assert [w for w, _ in scheduler.worker_status().workers] == ["host-a:1"]
+
+
+def test_a_moving_webhook_loop_does_not_hide_a_sending_loop_that_cannot_move(
+        app: Any, db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduler, "PROGRESS_EVERY", 0.0)  # every call is written
+    progress = scheduler.Progress(app, "host-c:3")
+
+    def in_loop(name: str, error: str | None) -> scheduler.WorkerHeartbeat:
+        thread = threading.Thread(target=progress, args=(error,), name=name)
+        thread.start()
+        thread.join()
+        _db.session.expire_all()
+        return _db.session.get(scheduler.WorkerHeartbeat, "host-c:3")
+
+    sent_at = in_loop("mail-send-0", None).last_progress_at
+    in_loop("http-post-0", None)
+    in_loop("mail-send-0", "SMTP 127.0.0.1:25: timed out")
+    for _ in range(3):
+        row = in_loop("http-post-0", None)
+    assert (row.last_progress_at, row.last_error) == (sent_at, "SMTP 127.0.0.1:25: timed out")
+    assert row.last_seen_at > sent_at
+
+    row = in_loop("mail-send-0", None)
+    assert row.last_progress_at > sent_at and row.last_error is None
 
 
 def test_the_worker_declares_every_job_and_a_thread_per_connection(app: Any) -> None:
