@@ -181,6 +181,19 @@ def test_a_hanging_or_dropping_receiver_is_a_failure_retried_later(app: Any, rec
     assert len(receiver.requests) == 2
 
 
+def test_the_poster_moves_with_every_answer_even_in_a_batch_of_failing_endpoints(
+        app: Any, receiver: Any) -> None:
+    # A batch of slow endpoints takes minutes; the worker must not look stuck meanwhile.
+    for n in range(3):
+        webhook(receiver, f"/hook-{n}")
+    receiver.answer(500, 500)
+    incidents.open_incident("Outage", body="Down.")
+    notify.expand_notices()
+    calls: list[tuple[int, str | None]] = []
+    notify.post_all_due(progress=lambda error: calls.append((len(receiver.requests), error)))
+    assert calls == [(1, None), (2, None), (3, None)]
+
+
 def test_an_endpoint_that_keeps_failing_is_disabled_and_its_contact_emailed(
         app: Any, receiver: Any, smtp: Any) -> None:
     app.config["WEBHOOK_DISABLE_AFTER_FAILURES"] = 2

@@ -78,7 +78,8 @@ def _post_one(item: claims.ClaimedDelivery, request: webhook.Request, done: _Pos
 
 
 def _post_items(claim: Claim, kinds: dict[Channel, Any], now: datetime | None,
-                stop: threading.Event | None) -> _Posted:
+                stop: threading.Event | None, progress: Callable[[str | None], None]
+                ) -> _Posted:
     timeout = float(current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
     done = _Posted()
     index = 0
@@ -103,6 +104,7 @@ def _post_items(claim: Claim, kinds: dict[Channel, Any], now: datetime | None,
                                          permanent=True, final=True))
             continue
         _post_one(item, request, done)
+        progress(None)  # answered or timed out: the loop moves, whatever the endpoint said
     done.release = [item.id for item in claim.items[index:]]
     return done
 
@@ -164,8 +166,10 @@ def _settle(claim: Claim, done: _Posted, report: SendReport, now: datetime | Non
 
 
 def post_all_due(*, now: datetime | None = None, worker_id: str | None = None,
-                 stop: threading.Event | None = None) -> SendReport:
-    """Post batch after batch of due HTTP deliveries until none is due."""
+                 stop: threading.Event | None = None,
+                 progress: Callable[[str | None], None] = lambda error: None) -> SendReport:
+    """Post batch after batch of due HTTP deliveries until none is due, calling
+    ``progress(None)`` after each request (a batch of slow endpoints takes minutes)."""
     total = SendReport()
     kinds = renderers()
     worker_id = worker_id or default_worker_id()
@@ -180,7 +184,7 @@ def post_all_due(*, now: datetime | None = None, worker_id: str | None = None,
             break
         cursor = claim.last_key
         total.claimed += len(claim.items)
-        _settle(claim, _post_items(claim, kinds, now, stop), total, now)
+        _settle(claim, _post_items(claim, kinds, now, stop, progress), total, now)
     return total
 
 
@@ -189,7 +193,7 @@ def run_poster(stop: threading.Event, *, worker_id: str,
     """Post due HTTP deliveries until ``stop`` is set (one worker thread's body)."""
     while not stop.is_set():
         try:
-            post_all_due(worker_id=worker_id, stop=stop)
+            post_all_due(worker_id=worker_id, stop=stop, progress=progress)
             progress(None)
         except Exception as exc:  # the database went away: wait, then start over
             log.exception("posting failed; trying again in %s s", PAUSE_SECONDS)
