@@ -280,7 +280,8 @@ def prepare(kind: DeliveryKind, notice_id: int | None, language: str,
     elif kind is DeliveryKind.ENDPOINT_DISABLED:
         values.update(failures=current_app.config["WEBHOOK_DISABLE_AFTER_FAILURES"],
                       timeout=current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
-        subject = "Your webhook is disabled"  # webhook contacts read English
+        with force_locale(language):
+            subject = gettext("Your webhook is disabled")
     else:
         _notice, incident, update = _notice_parts(notice_id)
         with force_locale(language):

@@ -137,7 +137,7 @@ class Subscriber(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # True: every component, including those added later. False: exactly ``components``.
     all_components: Mapped[bool] = mapped_column(default=False)
-    # The language of its emails (and links); webhooks, Slack and Teams get the page's.
+    # The language of its emails, Slack and Teams messages and links (a webhook body is the API's).
     language: Mapped[str] = mapped_column(sa.String(8), default=DEFAULT_LANGUAGE)
     # Preferences: what to hear about, and from which impact on.
     notify_incidents: Mapped[bool] = mapped_column(default=True)

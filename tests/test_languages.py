@@ -243,6 +243,31 @@ def test_each_subscriber_reads_an_update_in_their_own_language(app: Any, smtp: A
     assert "We are currently investigating this issue." in _raw_text(english)
 
 
+def test_a_postmortem_reaches_a_polish_subscriber_in_polish(app: Any, smtp: Any,
+                                                            make_incident: Any) -> None:
+    from statuspage import incidents, notifications, postmortems
+    from statuspage import subscriptions as subs
+
+    subs.add_subscriber("polak@example.com", confirmed=True, language="pl")
+    incident = make_incident("Slow API")
+    incidents.resolve_incident(incident, body="Fixed.")
+    notifications.deliver()
+    smtp.clear()
+    postmortems.save_postmortem(incident, "A disk **filled up**.")
+    postmortems.publish_postmortem(incident, notify=True)
+    notifications.deliver()
+
+    [email] = smtp.to("polak@example.com")
+    text = _raw_text(email)
+    assert text.startswith("Analiza po incydencie - ")
+    assert "A disk filled up." in text and "Przeczytaj analizę po incydencie: http" in text
+    part = email.get_body(preferencelist=("html",))
+    markup = part.get_payload(decode=True).decode(part.get_content_charset())
+    assert "<strong>Analiza po incydencie</strong>" in markup
+    assert ">Przeczytaj analizę po incydencie</a>" in markup
+    assert "Postmortem" not in text + markup and "Read the" not in text + markup
+
+
 def test_the_manage_page_changes_the_language_of_the_emails(actions: Any, db: Any) -> None:
     from statuspage import subscriptions as subs
 

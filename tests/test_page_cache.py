@@ -327,6 +327,48 @@ def test_with_the_database_down_kept_pages_answer_stale_and_others_a_friendly_50
             assert "cannot read its data right now" in html and "Acme" in html, url
 
 
+POLISH_503 = ("Strona statusu nie może teraz odczytać swoich danych. Pracujemy nad tym; "
+              "spróbuj ponownie za minutę.")
+
+
+@pytest.mark.parametrize(("path", "headers", "cookie"), [
+    ("/subscribe", {"Accept-Language": "pl-PL,pl;q=0.9,en;q=0.8"}, None),
+    ("/subscribe?lang=pl", {"Accept-Language": "en"}, None),
+    ("/history?page=2", {"Accept-Language": "en"}, "pl"),
+    ("/incidents/{incident}", {"Accept-Language": "pl"}, None),
+])
+def test_with_the_database_down_the_503_page_speaks_the_visitors_language(
+        client, page_data, monkeypatch, path, headers, cookie):
+    if cookie:
+        client.set_cookie("lang", cookie)
+    _database_down(monkeypatch)
+
+    answer = client.get(path.format(incident=page_data["incident"].id), headers=headers)
+
+    assert answer.status_code == 503
+    assert answer.headers["Content-Language"] == "pl"
+    assert answer.headers["Retry-After"] == "30" and answer.headers["Cache-Control"] == "no-store"
+    body = answer.data
+    assert b'<html lang="pl">' in body
+    assert POLISH_503.encode() in body and "Usługa niedostępna".encode() in body
+    assert "Błąd 503".encode() in body and "Wróć do strony statusu".encode() in body
+    assert b"cannot read" not in body and b"Service" not in body and b"Back to" not in body
+
+
+def test_with_the_database_down_the_503_stays_english_for_english_readers_and_the_api(
+        client, page_data, monkeypatch):
+    _database_down(monkeypatch)
+
+    page = client.get("/subscribe", headers={"Accept-Language": "en"})
+    assert page.headers["Content-Language"] == "en" and b'<html lang="en">' in page.data
+    assert b"cannot read its data right now" in page.data and b"Service unavailable" in page.data
+    api = client.get("/api/v2/incidents.json", headers={"Accept-Language": "pl"})
+    assert api.status_code == 503 and "Content-Language" not in api.headers
+    assert api.get_json() == {"error": "Service Unavailable", "message": (
+        "The status page cannot read its data right now. It is being worked on; please try "
+        "again in a minute.")}
+
+
 # --- the fast lane --------------------------------------------------------------------------------
 
 def test_the_fast_lane_replays_exactly_what_flask_sent_until_the_edition_changes(refreshed,

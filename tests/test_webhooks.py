@@ -3,9 +3,12 @@ is signed, how failures are retried, and which addresses are refused."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import hashlib
 import hmac
 import json
+import re
 import time
 from datetime import timedelta
 from typing import Any
@@ -215,6 +218,43 @@ def test_an_endpoint_that_keeps_failing_is_disabled_and_its_contact_emailed(
             Delivery.channel == Channel.WEBHOOK)):
         notify.deliver(now=delivery.next_attempt_at + timedelta(seconds=1))
     assert len(receiver.requests) == 2
+
+
+def test_the_contact_of_a_webhook_added_in_polish_is_told_in_polish_that_it_is_disabled(
+        app: Any, actions: Any, receiver: Any, smtp: Any) -> None:
+    app.config["WEBHOOK_DISABLE_AFTER_FAILURES"] = 2
+    added = actions.post("/subscribe/channel?lang=pl", {
+        "channel": "webhook", "endpoint": receiver.url(), "email": "dyzurny@example.com"})
+    assert added.status_code == 200
+    [subscriber] = _db.session.scalars(sa.select(subs.Subscriber)).all()
+    assert subscriber.channel == "webhook" and subscriber.language == "pl"
+    subscriber.confirmed_at = subscriber.created_at
+    _db.session.commit()
+    receiver.answer(503, 503, 503)
+    incidents.open_incident("Outage", body="Down.")
+    incidents.open_incident("Second outage", body="Down too.")
+    notify.deliver()
+    smtp.clear()
+    notify.deliver()
+
+    [raw] = smtp.raw_to("dyzurny@example.com")
+    head, _, _body = raw.partition(b"\r\n\r\n")
+    [subject] = [line for line in head.split(b"\r\n") if line.startswith(b"Subject:")]
+    assert subject.isascii() and b"=?utf-8?" in subject  # RFC 2047, as mail clients read it
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Subject"] == "[Acme] Twój webhook został wyłączony"
+    for kind in ("plain", "html"):
+        part = message.get_body((kind,))
+        text = part.get_payload(decode=True).decode(part.get_content_charset())
+        assert ("nie odpowiedział poprawnie 2 razy z rzędu (brak odpowiedzi 2xx w ciągu "
+                f"{app.config['WEBHOOK_TIMEOUT_SECONDS']} s), dlatego Acme nie wysyła już do "
+                "niego powiadomień.") in text, kind
+        assert "/subscriptions/manage/" in text
+        prose = re.sub(r"https?://\S+|<[^>]+>", " ", text)
+        assert not re.search(r"\b(webhook is|endpoint that|To remove|open:|Unsubscribe)\b",
+                             prose), kind
+    assert "Twój webhook dla Acme został wyłączony" in message.get_body(("plain",)
+                                                                       ).get_content()
 
 
 def test_a_receiver_on_a_private_address_is_refused_without_the_setting(

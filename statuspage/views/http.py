@@ -26,8 +26,12 @@ JSON = "application/json"
 RETRY_AFTER_SECONDS = 30
 STALE_HEADER = "Statuspage-Stale"  # on answers kept while the database cannot be read
 UNAVAILABLE_TITLE = "Service Unavailable"
+# The JSON's message, English like every API answer; the page says it in the visitor's language.
 UNAVAILABLE = ("The status page cannot read its data right now. It is being worked on; please "
                "try again in a minute.")
+_UNAVAILABLE_PAGE = (lazy_gettext("Service unavailable"), lazy_gettext(
+    "The status page cannot read its data right now. It is being worked on; please try again "
+    "in a minute."))
 
 
 def built(body: str | bytes, content_type: str = HTML, last_modified: datetime | None = None,
@@ -161,14 +165,16 @@ def error_response(status: int, error: str, message: str | LazyString,
 
 def unavailable() -> Response:
     """503 with Retry-After, for when the database cannot be read: needs no database (the
-    page's settings are those this process last read) and is never cached."""
+    page's settings are those this process last read; the language is negotiated from the
+    request alone) and is never cached."""
     if wants_json():
         response, _ = json_error(503, "Service Unavailable", UNAVAILABLE)
     else:
         # Rendered without context processors: some (the console's) would read the database.
+        title, message = _UNAVAILABLE_PAGE
         page = current_app.jinja_env.get_template("error.html").render(
-            status=503, error="Service Unavailable", title=UNAVAILABLE_TITLE,
-            message=UNAVAILABLE, page=pagecache.known_page(), language=current_language())
+            status=503, error=UNAVAILABLE_TITLE, title=title, message=message,
+            page=pagecache.known_page(), language=current_language())
         response = Response(page, content_type=HTML)
     response.status_code = 503
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)

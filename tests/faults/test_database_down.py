@@ -33,7 +33,7 @@ KEY = "database-down-test-key-0123456789abcdef"
 STALE = "Statuspage-Stale"
 WARM = ["/", "/api/v2/summary.json", "/api/v2/status.json", "/history", "/incidents/1",
         "/history.atom", "/badge.svg", "/embed"]
-COLD_PAGES = ["/incidents/2", "/subscribe", "/admin/login"]
+COLD_PAGES = ["/incidents/2", "/subscribe", "/admin/login", "/subscribe?lang=pl"]
 COLD_JSON = ["/api/v2/incidents.json", "/api/v1/pages/{page}/components"]
 
 
@@ -166,8 +166,15 @@ def test_pages_keep_answering_while_postgresql_is_down_and_recover_after(site):
             assert "no-store" in answer.headers["Cache-Control"], path
             if path in COLD_JSON:
                 assert answer.json()["error"] == "Service Unavailable", path
+                assert "Content-Language" not in answer.headers, path
+            elif path.endswith("?lang=pl"):
+                assert answer.headers["Content-Language"] == "pl", path
+                assert ("Strona statusu nie może teraz odczytać swoich danych."
+                        .encode() in answer.content), path
+                assert b"cannot read" not in answer.content, path
             else:
                 assert "cannot read its data right now" in answer.text, path
+            if path not in COLD_JSON:
                 assert "Pagero" in answer.text, path  # the page as this process knew it
     seen = {path for _at, path, _r in outage}
     assert seen == set(WARM + COLD_PAGES + COLD_JSON)
