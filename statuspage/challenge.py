@@ -1,4 +1,5 @@
-"""A proof of work for the public subscribe form, in ALTCHA's protocol, served and checked here.
+"""A proof of work for the public forms that subscribe (views.public_forms.ChallengeForm), in
+ALTCHA's protocol, served and checked here.
 
 The page carries a challenge: a salt, the SHA-256 of the salt and a secret number, and our
 HMAC of that hash. The visitor's browser (static/challenge.js) finds the number by trying;

@@ -205,9 +205,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Subscriptions the whole page accepts in any hour (each sends an email to an "
             "address nobody has confirmed yet). 0 turns the limit off."),
     Setting("SUBSCRIBE_CHALLENGE", "SUBSCRIBE_CHALLENGE", True, parse_bool,
-            "Ask the subscribe form for a proof of work that the visitor's browser solves in "
-            "a moment (ALTCHA's protocol, served from this site: no third party, no cookie). "
-            "Without JavaScript the form cannot be sent while it is on."),
+            "Ask every public form that subscribes (by email, webhook, Slack or Teams, or to "
+            "one incident) for a proof of work that the visitor's browser solves in a moment "
+            "(ALTCHA's protocol, served from this site: no third party, no cookie). Without "
+            "JavaScript these forms cannot be sent while it is on."),
     Setting("SUBSCRIBE_CHALLENGE_MAX_NUMBER", "SUBSCRIBE_CHALLENGE_MAX_NUMBER", 100000,
             parse_int,
             "How hard the proof of work is: the browser tries on average half this many "

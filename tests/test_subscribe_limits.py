@@ -1,8 +1,9 @@
-"""The subscribe form cannot be used to mail strangers: limits per client, in total and per
+"""The subscribe forms cannot be used to mail strangers: limits per client, in total and per
 address, a cooldown for ops' resends too, and a proof of work the visitor's browser solves.
 
 The limits and the proof of work guard the step that asks for an email (Save on the choice
-page, ``/subscribe/components``); the address step before it writes nothing."""
+page, ``/subscribe/components``); the address step before it writes nothing. The forms that
+subscribe a webhook, Slack or Teams channel, or follow one incident, ask for the same proof."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import base64
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from html import unescape
 from typing import Any
@@ -18,11 +20,13 @@ import pytest
 import sqlalchemy as sa
 
 from statuspage import config, signup
+from statuspage import notifications as notify
 from statuspage import subscriptions as subs
 from statuspage.dbtypes import utcnow
 from statuspage.extensions import db as _db
 from statuspage.outbox import Delivery
-from tests.conftest import Actions
+from statuspage.views.public_forms import NOT_SOLVED
+from tests.conftest import Actions, form_errors
 
 
 def queued() -> list[str]:
@@ -223,6 +227,137 @@ def test_an_old_solution_is_refused(challenged: Actions) -> None:
     solution = solve(choice_page(challenged, "reader@example.com"))
     assert not challenge.verify(solution, now=utcnow() + challenge.EXPIRES + timedelta(seconds=5))
     assert challenge.verify(solution, now=utcnow())
+
+
+# --- the same proof of work on every form that subscribes ---------------------------------------
+
+# Each makes the site email an address, or post to a URL, that the visitor names: the form's
+# page, what it is sent ("/..." endpoints on the test's receiver), where the confirmation goes.
+SUBSCRIBING_FORMS = {
+    "webhook": ("/subscribe/channel",
+                {"channel": "webhook", "endpoint": "/hook", "email": "oncall@example.com"},
+                "oncall@example.com"),
+    "slack": ("/subscribe/channel", {"channel": "slack", "endpoint": "/slack"}, "/slack"),
+    "teams": ("/subscribe/channel", {"channel": "teams", "endpoint": "/teams"}, "/teams"),
+    "follow by email": ("/incidents/{incident}/subscribe", {"email": "follower@example.com"},
+                        "follower@example.com"),
+    "follow by webhook": ("/incidents/{incident}/subscribe",
+                          {"email": "oncall@example.com", "endpoint": "/hook"},
+                          "oncall@example.com"),
+}
+
+
+@dataclass
+class SubscribingForm:
+    """One of SUBSCRIBING_FORMS on a page with an open incident, and what came of it."""
+
+    actions: Actions
+    receiver: Any
+    smtp: Any
+    url: str
+    fields: dict[str, str]
+    confirmation_to: str
+
+    def page(self) -> str:
+        """The form's page, as the browser gets it."""
+        response = self.actions.client.get(self.url)
+        assert response.status_code == 200
+        return html(response)
+
+    def send(self, **extra: str) -> Any:
+        """The form posted with its fields (and, say, a solution)."""
+        return self.actions.post(self.url, {**self.fields, **extra})
+
+    def stored(self) -> int:
+        _db.session.rollback()
+        return _db.session.scalar(sa.select(sa.func.count()).select_from(subs.Subscriber))
+
+    def sent(self) -> list[bytes]:
+        """The bodies of every email and POST a worker sent since the form was posted."""
+        notify.deliver()
+        return [*(m.as_bytes() for m in self.smtp.messages),
+                *(r.body for r in self.receiver.requests)]
+
+    def confirmations(self) -> list[bytes]:
+        """What reached the address or channel the form named."""
+        notify.deliver()
+        if self.confirmation_to.startswith("/"):
+            return [r.body for r in self.receiver.requests if r.path == self.confirmation_to]
+        return self.smtp.raw_to(self.confirmation_to)
+
+
+@pytest.fixture(params=SUBSCRIBING_FORMS)
+def subscribing_form(request: pytest.FixtureRequest, challenged: Actions, receiver: Any,
+                     smtp: Any, make_incident: Any) -> SubscribingForm:
+    path, fields, to = SUBSCRIBING_FORMS[request.param]
+    incident = make_incident("Checkout errors")  # its notice reaches no one unconfirmed
+    fields = {k: receiver.url(v) if k == "endpoint" else v for k, v in fields.items()}
+    return SubscribingForm(challenged, receiver, smtp, path.format(incident=incident.id),
+                           fields, to)
+
+
+def test_a_subscribing_form_with_a_solution_sends_its_confirmation(
+        subscribing_form: SubscribingForm) -> None:
+    page = subscribing_form.page()
+    assert re.search(r'<form [^>]*data-challenge-signature="[0-9a-f]{64}"[^>]* data-challenge>',
+                     page)
+    assert '<input type="hidden" name="altcha" value="">' in page
+    assert '<script src="/static/challenge.js" defer></script>' in page
+
+    response = subscribing_form.send(altcha=solve(page))
+
+    assert response.status_code == 200 and b"Almost done" in response.data
+    assert subscribing_form.stored() == 1
+    [confirmation] = subscribing_form.confirmations()
+    assert b"/subscriptions/confirm/" in confirmation
+
+
+@pytest.mark.parametrize("spoil", ["missing", "spent"])  # the checks: the email form's tests
+def test_a_subscribing_form_without_a_solution_stores_and_sends_nothing(
+        subscribing_form: SubscribingForm, spoil: str) -> None:
+    from statuspage import challenge
+
+    solution = solve(subscribing_form.page())
+    if spoil == "spent":  # on another form, a moment ago
+        assert challenge.verify(solution)
+    sent = {"missing": "", "spent": solution}[spoil]
+
+    response = subscribing_form.send(altcha=sent)
+
+    assert response.status_code == 422
+    assert ("We could not check that a person sent this form. Wait until it says “Ready” "
+            "below the button (JavaScript must be on), then send it again.") in form_errors(
+                html(response))
+    # The form again, as typed, with a fresh puzzle to solve.
+    assert subscribing_form.fields["email" if "email" in subscribing_form.fields
+                                   else "endpoint"] in html(response)
+    assert solve(html(response)) != solution
+    assert subscribing_form.stored() == 0
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 0
+    assert subscribing_form.sent() == []
+
+
+def test_the_subscribing_forms_say_the_same_as_the_email_form_when_refused(
+        challenged: Actions, make_incident: Any) -> None:
+    email_form = save_choice(challenged, "reader@example.com", altcha="")
+    channel_form = challenged.post("/subscribe/channel", {"channel": "slack",
+                                                          "endpoint": "https://example.com/"})
+    follow_form = challenged.post(f"/incidents/{make_incident().id}/subscribe",
+                                  {"email": "reader@example.com"})
+    refusals = {(r.status_code, str(NOT_SOLVED) in form_errors(html(r)))
+                for r in (email_form, channel_form, follow_form)}
+    assert refusals == {(422, True)}
+
+
+def test_ops_adding_a_channel_are_asked_for_no_proof_of_work(challenged: Actions,
+                                                            logged_in: Actions,
+                                                            receiver: Any) -> None:
+    page = html(logged_in.client.get("/admin/subscribers/endpoints/new"))
+    assert "data-challenge" not in page and 'name="altcha"' not in page
+    added = logged_in.post("/admin/subscribers/endpoints/new", {
+        "channel": "slack", "endpoint": receiver.url("/slack"), "confirmed": "y"})
+    assert added.status_code == 302
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(subs.Subscriber)) == 1
 
 
 # --- the pages behind signed links, the management API without a key --------------------------

@@ -1,5 +1,5 @@
-/* The subscribe form's proof of work (ALTCHA's protocol, checked by the server): find the
-   number whose SHA-256, after the salt, is the challenge, and send it with the form. It runs
+/* The proof of work of a form that subscribes (ALTCHA's protocol, checked by the server): find
+   the number whose SHA-256, after the salt, is the challenge, and send it with the form. It runs
    while the visitor types, in small slices so the page stays responsive; a form sent before it
    is done waits for it. SHA-256 is written out here, because crypto.subtle exists only on
    https pages and is slow for many tiny inputs. */

@@ -1,4 +1,7 @@
-"""The forms that subscribe a webhook, Slack or Teams channel, or follow one incident."""
+"""The forms that subscribe a webhook, Slack or Teams channel, or follow one incident.
+
+The visitors' forms carry the proof of work of the email subscribe form (``ChallengeForm``):
+each makes the site email an address or post to a URL that the visitor names."""
 
 from __future__ import annotations
 
@@ -8,9 +11,10 @@ from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 
 from .forms import strip_text
+from .public_forms import ChallengeForm
 
 
-class ChannelSubscribeForm(FlaskForm):
+class EndpointFields(FlaskForm):
     """A webhook (endpoint and contact email), or a Slack or Teams incoming-webhook URL."""
 
     channel = SelectField(lazy_gettext("Deliver to"), default="webhook", choices=[
@@ -21,7 +25,11 @@ class ChannelSubscribeForm(FlaskForm):
     email = EmailField(lazy_gettext("Contact email (webhooks)"), filters=[strip_text])
 
 
-class FollowForm(FlaskForm):
+class ChannelSubscribeForm(ChallengeForm, EndpointFields):
+    """A visitor subscribes a webhook, Slack or Teams channel to the whole page."""
+
+
+class FollowForm(ChallengeForm):
     """Follow one incident: by email, or by webhook (an endpoint and a contact email)."""
 
     email = EmailField(lazy_gettext("Email address"), filters=[strip_text])
@@ -29,7 +37,8 @@ class FollowForm(FlaskForm):
                            filters=[strip_text])
 
 
-class EndpointForm(ChannelSubscribeForm):
-    """Ops add a webhook, Slack or Teams subscriber, confirmed at once when they may."""
+class EndpointForm(EndpointFields):
+    """Ops add a webhook, Slack or Teams subscriber, confirmed at once when they may (signed
+    in, they are asked for no proof of work)."""
 
     confirmed = BooleanField("Active at once (skip the confirmation)")

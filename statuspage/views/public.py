@@ -20,8 +20,8 @@ from flask import (
 from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 
-from .. import challenge, feeds, followers, page, preferences, signup, subscriptions
 from .. import components as comp
+from .. import feeds, followers, page, preferences, signup, subscriptions
 from ..builds import Built
 from ..extensions import csrf, db, limiter
 from ..languages import DEFAULT_LANGUAGE, current_language, is_language
@@ -37,6 +37,7 @@ from .public_forms import (
     NewSubscriptionForm,
     SubscribeForm,
     SubscriptionChoiceForm,
+    page_challenge,
 )
 
 bp = Blueprint("public", __name__)
@@ -233,14 +234,14 @@ subscribe_limits = (
 def subscribe_channel() -> Page:
     """Ask for updates at a webhook, or in a Slack or Teams channel."""
     form = ChannelSubscribeForm()
-    if not form.validate_on_submit():
-        return render_template("public/subscribe_channel.html", form=form)
+    if not form.validate_on_submit():  # the proof of work is checked before anything else
+        return _channel_page(form, _unsent(form))
     try:
         followers.subscribe_endpoint(form.channel.data, form.endpoint.data,
                                      email=form.email.data or None, language=current_language())
     except DomainError as exc:
         _refused(form, exc)
-        return render_template("public/subscribe_channel.html", form=form), exc.status_code
+        return _channel_page(form, exc.status_code)
     return render_template("public/subscribe_posted.html", channel=form.channel.data,
                            address=form.email.data)
 
@@ -251,8 +252,8 @@ def subscribe_channel() -> Page:
 def follow_incident(incident_id: int) -> Page:
     """Follow one incident by email or webhook, until it is resolved."""
     incident, form = page.incident(incident_id), FollowForm()
-    if not form.validate_on_submit():
-        return render_template("public/follow.html", form=form, incident=incident)
+    if not form.validate_on_submit():  # the proof of work is checked before anything else
+        return _follow_page(form, incident, _unsent(form))
     try:
         if form.endpoint.data:
             followers.subscribe_endpoint("webhook", form.endpoint.data, email=form.email.data,
@@ -262,10 +263,24 @@ def follow_incident(incident_id: int) -> Page:
                                       language=current_language())
     except DomainError as exc:
         _refused(form, exc)
-        return render_template("public/follow.html", form=form, incident=incident), \
-            exc.status_code
+        return _follow_page(form, incident, exc.status_code)
     return render_template("public/subscribe_posted.html", address=form.email.data,
                            channel="webhook" if form.endpoint.data else "email")
+
+
+def _unsent(form: FlaskForm) -> int:
+    # The empty form, or a submitted one refused (a missing proof of work among the reasons).
+    return 422 if form.is_submitted() else 200
+
+
+def _channel_page(form: ChannelSubscribeForm, status: int) -> Page:
+    return render_template("public/subscribe_channel.html", form=form,
+                           challenge=page_challenge()), status
+
+
+def _follow_page(form: FollowForm, incident: page.IncidentView, status: int) -> Page:
+    return render_template("public/follow.html", form=form, incident=incident,
+                           challenge=page_challenge() if incident.is_open else None), status
 
 
 def _refused(form: FlaskForm, exc: DomainError) -> None:
@@ -352,10 +367,8 @@ def _tree() -> list[comp.Component | comp.ComponentGroup]:
 
 
 def _new_choice_page(form: NewSubscriptionForm, address: str, status: int = 200) -> Page:
-    # A fresh proof-of-work challenge with every form: each solution is good for one send.
-    puzzle = challenge.new_challenge() if current_app.config["SUBSCRIBE_CHALLENGE"] else None
     return render_template("public/subscribe_choose.html", form=form, address=address,
-                           tree=_tree(), challenge=puzzle), status
+                           tree=_tree(), challenge=page_challenge()), status
 
 
 def _address_again(exc: TokenError) -> Page:

@@ -1,5 +1,5 @@
-"""WTForms of the public pages: the address, the choice of components and language, and the
-button that confirms a pending choice."""
+"""WTForms of the public pages: the address, the choice of components and language, the
+button that confirms a pending choice, and the proof of work of every form that subscribes."""
 
 from __future__ import annotations
 
@@ -26,6 +26,20 @@ def solved_challenge(form: FlaskForm, field: Field) -> None:
     """The proof of work the page asked for, when SUBSCRIBE_CHALLENGE is on."""
     if current_app.config["SUBSCRIBE_CHALLENGE"] and not challenge.verify(field.data):
         raise ValidationError(str(NOT_SOLVED))
+
+
+def page_challenge() -> dict[str, Any] | None:
+    """A fresh challenge for a page's ChallengeForm (each solution is good for one send), or
+    None when SUBSCRIBE_CHALLENGE is off."""
+    return challenge.new_challenge() if current_app.config["SUBSCRIBE_CHALLENGE"] else None
+
+
+class ChallengeForm(FlaskForm):
+    """A public form that makes the site write to an address or URL the visitor names (a
+    confirmation email, a POST): it is refused without the proof of work the page asked for
+    (templates/public/_challenge.html draws it, static/challenge.js solves it)."""
+
+    altcha = HiddenField(validators=[solved_challenge])
 
 
 def _strip(value: Any) -> Any:
@@ -101,12 +115,11 @@ class SubscriptionChoiceForm(FlaskForm):
                     component_events=bool(self.component_events.data))}
 
 
-class NewSubscriptionForm(SubscriptionChoiceForm):
+class NewSubscriptionForm(ChallengeForm, SubscriptionChoiceForm):
     """The choice of a new subscription, carrying the address checked in the step before, and
     the proof of work that lets it ask for an email to a stranger."""
 
     ticket = HiddenField()
-    altcha = HiddenField(validators=[solved_challenge])
 
     def choice(self) -> dict[str, Any]:
         """What signup.request_subscription takes: preferences are set later, on the manage
