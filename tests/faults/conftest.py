@@ -58,13 +58,9 @@ class FaultRecorder(Recorder):
         self.data_policy: Callable[[str], str | None] = lambda address: None  # "stall", "drop"
         self.stall_seconds = 0.0
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
-        reply = self.rcpt_policy(address)
-        if reply is not None:
-            return reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
+    def refusal_for(self, address: str) -> str | None:
+        """What ``rcpt_policy`` answers, in place of the queued refusals."""
+        return self.rcpt_policy(address)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         address = envelope.rcpt_tos[0]
