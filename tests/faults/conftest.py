@@ -31,6 +31,7 @@ from statuspage.extensions import db as _db
 from statuspage.incidents import open_incident
 from statuspage.outbox import Delivery, DeliveryStatus, Notice
 from statuspage.subscriptions import Subscriber
+from tests.processes import stop
 from tests.smtp import Recorder, SmtpServer
 
 # Long and varied enough for the production check on SECRET_KEY.
@@ -108,15 +109,7 @@ class Workers:
         process.wait(timeout=10)
 
     def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop(*self.processes, timeout=30)
 
     def logs(self) -> str:
         return "\n".join(f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
