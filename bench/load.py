@@ -1,4 +1,4 @@
-"""gunicorn processes and wrk runs for the HTTP benchmarks."""
+"""gunicorn processes and wrk runs for the HTTP benchmarks; stopping any benchmark's processes."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -27,6 +28,20 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def stop(*processes: subprocess.Popen[Any], timeout: float) -> None:
+    """SIGTERM every process still running, then wait up to ``timeout`` seconds for each and
+    kill the ones that have not exited by then."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @contextmanager
@@ -53,12 +68,7 @@ def gunicorn(target: str, env: dict[str, str], workers: int = 2) -> Iterator[str
                 time.sleep(0.2)
         yield base
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, timeout=20)
         if server.stderr:
             server.stderr.close()
 

@@ -25,7 +25,6 @@ import os
 import pstats
 import re
 import select
-import signal
 import smtplib
 import socket
 import statistics
@@ -50,6 +49,8 @@ from statuspage.incidents import open_incident
 from statuspage.notifications import claims
 from statuspage.outbox import Delivery, DeliveryStatus, Notice
 from statuspage.subscriptions import Subscriber
+
+from .load import stop
 
 # Long and varied enough for the production check on SECRET_KEY.
 KEY = "benchmark-key-0123456789abcdefghijkl"
@@ -341,17 +342,6 @@ def _peak_rss_mb(pid: int) -> float:
     return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
 
 
-def _stop(workers: list[subprocess.Popen[bytes]]) -> None:
-    for worker in workers:
-        worker.send_signal(signal.SIGTERM)
-    for worker in workers:
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-
-
 def outage(url: str, sink: Sink, folder: Path, repeat: int = 1) -> list[tuple[float, float, float]]:
     """(first message, last message, worker peak RSS MB) for OUTAGE subscribers."""
     app = _app(url)
@@ -373,7 +363,7 @@ def outage(url: str, sink: Sink, folder: Path, repeat: int = 1) -> list[tuple[fl
                 first = sink.first_at or last
                 rss = _peak_rss_mb(workers[0].pid)
             finally:
-                _stop(workers)
+                stop(*workers, timeout=30)
             db.session.execute(sa.text("DELETE FROM worker_heartbeat"))
             db.session.commit()
             results.append((first - posted, last - posted, rss))
@@ -413,7 +403,7 @@ def workers(url: str, sink: Sink, folder: Path) -> dict[int, tuple[float, float]
                 cpu = sum(_cpu_seconds(p.pid) for p in procs) - before
                 rates[count] = (rate, cpu / SEND * 1e6)
             finally:
-                _stop(procs)
+                stop(*procs, timeout=30)
             db.session.execute(sa.update(Delivery).values(
                 next_attempt_at=datetime(2100, 1, 1, tzinfo=UTC)))
             db.session.commit()

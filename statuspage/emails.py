@@ -23,7 +23,7 @@ from datetime import datetime
 from email.headerregistry import Address
 from email.utils import parseaddr
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Any
 
 import dkim
 from flask import current_app, render_template
@@ -62,18 +62,20 @@ class Undeliverable(Exception):
     """A delivery that can never be sent as it stands (its incident or subscriber is gone)."""
 
 
-class Addressed(Protocol):
-    """What rendering needs to know of one delivery (a claimed row, not an ORM object)."""
+@dataclass(frozen=True, slots=True)
+class Addressed:
+    """What rendering needs to know of one delivery, as plain values, not an ORM object (a
+    claimed delivery is one, so is the row ``render_delivery`` reads)."""
 
     id: int
     kind: DeliveryKind
     notice_id: int | None
     subscriber_id: int | None
     token_version: int | None
-    public_id: str | None
+    public_id: str | None  # what the subscriber's links name (never the row id)
     quarantined: bool
     to_address: str
-    language: str
+    language: str  # the subscriber's: each email is rendered in it
 
 
 def header_text(value: str, max_length: int = SUBJECT_MAX) -> str:
@@ -363,29 +365,16 @@ def _dkim_settings() -> tuple[bytes, bytes, bytes] | None:
     return config["MAIL_DKIM_SELECTOR"].encode(), domain.encode(), key
 
 
-@dataclass(frozen=True)
-class _Row:
-    id: int
-    kind: DeliveryKind
-    notice_id: int | None
-    subscriber_id: int | None
-    token_version: int | None
-    public_id: str | None
-    quarantined: bool
-    to_address: str
-    language: str = DEFAULT_LANGUAGE
-
-
 def render_delivery(delivery: Delivery) -> tuple[bytes, str]:
     """The message one queued delivery would send, and its Message-ID (tools and tests)."""
     subscriber = (db.session.get(Subscriber, delivery.subscriber_id)
                   if delivery.subscriber_id is not None else None)
-    row = _Row(delivery.id, delivery.kind, delivery.notice_id,
-               subscriber.id if subscriber else None,
-               subscriber.token_version if subscriber else None,
-               subscriber.public_id if subscriber else None,
-               bool(subscriber and subscriber.quarantined), delivery.to_address,
-               subscriber.language if subscriber else DEFAULT_LANGUAGE)
+    row = Addressed(delivery.id, delivery.kind, delivery.notice_id,
+                    subscriber.id if subscriber else None,
+                    subscriber.token_version if subscriber else None,
+                    subscriber.public_id if subscriber else None,
+                    bool(subscriber and subscriber.quarantined), delivery.to_address,
+                    subscriber.language if subscriber else DEFAULT_LANGUAGE)
     return Renderer().render(row)
 
 

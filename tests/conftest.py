@@ -37,6 +37,7 @@ from statuspage.incidents import open_incident
 from statuspage.maintenance import schedule_maintenance
 from statuspage.site import SETTINGS_ID, new_page_code
 from statuspage.staff import create_user
+from tests.processes import stop
 
 pytest_plugins = ["tests.smtp", "tests.receiver"]  # smtp and receiver fixtures; the mail guard
 
@@ -295,13 +296,8 @@ def gunicorn_factory(database_url: str, db: Any, tmp_path: Path
                 time.sleep(0.2)
 
     yield start
+    stop(*servers, timeout=10)
     for server in servers:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
         server.stdout.close()  # type: ignore[union-attr]
 
 

@@ -36,7 +36,8 @@ class Recorder:
         self.refusals: deque[tuple[str | None, str]] = deque()
         self.lock = threading.Lock()
 
-    def _refusal_for(self, address: str) -> str | None:
+    def refusal_for(self, address: str) -> str | None:
+        """The reply that refuses ``address``, or None to accept it (a subclass may choose)."""
         with self.lock:
             for index, (target, reply) in enumerate(self.refusals):
                 if target is None or target == address:
@@ -46,7 +47,7 @@ class Recorder:
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
-        reply = self._refusal_for(address)
+        reply = self.refusal_for(address)
         if reply is not None:
             return reply
         envelope.rcpt_tos.append(address)

@@ -109,31 +109,31 @@ def visit(browser: Any, axe_source: str, tmp_path: Path, request: Any) -> Iterat
         context.close()
 
 
-WORDS = {
-    "pl": {
-        "banner": "Częściowa awaria systemów", "subscribe": "Subskrybuj powiadomienia",
-        "address": "Adres e-mail", "via_email": "Subskrybuj przez e-mail",
-        "choose": "Wybierz powiadomienia", "some": "Tylko zaznaczone usługi", "save": "Zapisz",
-        "inbox": "Sprawdź skrzynkę odbiorczą", "confirm_subject": "Potwierdź subskrypcję",
-        "confirm": "Potwierdź subskrypcję", "confirmed": "Subskrypcja została potwierdzona.",
-        "update_status": "Zidentyfikowano", "manage": "Zarządzaj subskrypcją",
-        "saved": "Wybór został zapisany.", "leave": "Zrezygnuj ze wszystkich powiadomień",
-        "unsubscribe": "Zrezygnuj z subskrypcji", "left": "Subskrypcja została anulowana",
-        "language": "Język wiadomości", "english_words": r"\b(Subscribe|Confirm|Unsubscribe|"
-                                                        r"Manage|components?|updates?)\b",
-    },
-    "en": {
-        "banner": "Partial System Outage", "subscribe": "Subscribe to updates",
-        "address": "Email address", "via_email": "Subscribe via email",
-        "choose": "Choose your updates", "some": "Only the components I tick", "save": "Save",
-        "inbox": "Check your inbox", "confirm_subject": "Confirm your subscription",
-        "confirm": "Confirm subscription", "confirmed": "Your subscription is confirmed.",
-        "update_status": "Identified", "manage": "Manage your subscription",
-        "saved": "Your choice is saved.", "leave": "Unsubscribe from all updates",
-        "unsubscribe": "Unsubscribe", "left": "You are unsubscribed",
-        "language": "Language of the emails", "english_words": None,
-    },
+# Each word the journey reads, in Polish and in English.
+_WORDS_PL_EN = {
+    "banner": ("Częściowa awaria systemów", "Partial System Outage"),
+    "subscribe": ("Subskrybuj powiadomienia", "Subscribe to updates"),
+    "address": ("Adres e-mail", "Email address"),
+    "via_email": ("Subskrybuj przez e-mail", "Subscribe via email"),
+    "choose": ("Wybierz powiadomienia", "Choose your updates"),
+    "some": ("Tylko zaznaczone usługi", "Only the components I tick"),
+    "save": ("Zapisz", "Save"),
+    "inbox": ("Sprawdź skrzynkę odbiorczą", "Check your inbox"),
+    "confirm_subject": ("Potwierdź subskrypcję", "Confirm your subscription"),
+    "confirm": ("Potwierdź subskrypcję", "Confirm subscription"),
+    "confirmed": ("Subskrypcja została potwierdzona.", "Your subscription is confirmed."),
+    "update_status": ("Zidentyfikowano", "Identified"),
+    "manage": ("Zarządzaj subskrypcją", "Manage your subscription"),
+    "saved": ("Wybór został zapisany.", "Your choice is saved."),
+    "leave": ("Zrezygnuj ze wszystkich powiadomień", "Unsubscribe from all updates"),
+    "unsubscribe": ("Zrezygnuj z subskrypcji", "Unsubscribe"),
+    "left": ("Subskrypcja została anulowana", "You are unsubscribed"),
+    "language": ("Język wiadomości", "Language of the emails"),
+    # Words that must not be left in English in a Polish email (none to look for in English).
+    "english_words": (r"\b(Subscribe|Confirm|Unsubscribe|Manage|components?|updates?)\b", None),
 }
+WORDS = {language: {key: pair[index] for key, pair in _WORDS_PL_EN.items()}
+         for index, language in enumerate(("pl", "en"))}
 
 
 def prose(message: Any) -> str:

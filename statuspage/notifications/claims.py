@@ -20,9 +20,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..dbtypes import UTCDateTime
+from ..emails import Addressed
 from ..extensions import db
 from ..languages import DEFAULT_LANGUAGE
-from ..outbox import Channel, Delivery, DeliveryKind, DeliveryStatus
+from ..outbox import Channel, Delivery, DeliveryStatus
 from ..subscriptions import Subscriber
 
 # Core statements on the tables: no ORM objects of these rows are loaded, and the ORM's
@@ -48,20 +49,11 @@ def backoff(attempts: int) -> timedelta:
 
 
 @dataclass(frozen=True, slots=True)
-class ClaimedDelivery:
-    """One claimed delivery as plain values: what sending and settling need."""
+class ClaimedDelivery(Addressed):
+    """One claimed delivery as plain values: what rendering, sending and settling need."""
 
-    id: int
-    kind: DeliveryKind
-    notice_id: int | None
-    subscriber_id: int | None
-    token_version: int | None
-    public_id: str | None  # what the subscriber's links name (never the row id)
-    quarantined: bool
-    to_address: str
     attempts: int
     created_at: datetime
-    language: str = DEFAULT_LANGUAGE  # the subscriber's: each email is rendered in it
     channel: Channel = Channel.EMAIL
     endpoint: str | None = None  # where an HTTP channel's message goes
     secret: str | None = None  # a webhook's signing secret
@@ -148,7 +140,8 @@ def claim(now: datetime, limit: int, worker_id: str, *,
         .where(_D.id.in_([row.id for row in won]))  # by primary key, not by token
         .order_by(_D.next_attempt_at, _D.id)).all()
     db.session.commit()
-    items = [ClaimedDelivery(*row[:10], language=row.language, channel=row.channel,
+    items = [ClaimedDelivery(*row[:8], language=row.language, attempts=row.attempts,
+                             created_at=row.created_at, channel=row.channel,
                              endpoint=row.endpoint, secret=row.secret) for row in rows]
     return Claim(token, worker_id, items, span.total_seconds(),
                  (rows[-1].next_attempt_at, rows[-1].id), asked + span.total_seconds(), asked,

@@ -31,6 +31,7 @@ from statuspage.extensions import db as _db
 from statuspage.incidents import open_incident
 from statuspage.outbox import Delivery, DeliveryStatus, Notice
 from statuspage.subscriptions import Subscriber
+from tests.processes import stop
 from tests.smtp import Recorder, SmtpServer
 
 # Long and varied enough for the production check on SECRET_KEY.
@@ -58,13 +59,9 @@ class FaultRecorder(Recorder):
         self.data_policy: Callable[[str], str | None] = lambda address: None  # "stall", "drop"
         self.stall_seconds = 0.0
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
-        reply = self.rcpt_policy(address)
-        if reply is not None:
-            return reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
+    def refusal_for(self, address: str) -> str | None:
+        """What ``rcpt_policy`` answers, in place of the queued refusals."""
+        return self.rcpt_policy(address)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         address = envelope.rcpt_tos[0]
@@ -112,15 +109,7 @@ class Workers:
         process.wait(timeout=10)
 
     def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop(*self.processes, timeout=30)
 
     def logs(self) -> str:
         return "\n".join(f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"

@@ -26,6 +26,7 @@ from statuspage.extensions import db
 from statuspage.site import get_page_settings
 from tests.conftest import require_tool
 from tests.faults.cluster import Cluster, free_port, initdb_path
+from tests.processes import stop
 
 # Long and varied enough for the production check on SECRET_KEY.
 KEY = "database-down-test-key-0123456789abcdef"
@@ -81,12 +82,7 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
                "write": write_key}
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server, timeout=10)
             server.stdout.close()
         cluster.remove()
 

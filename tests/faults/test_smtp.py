@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -28,19 +29,34 @@ SUBSCRIBERS = 5_000 if LONG else 1_000
 TIMEOUT = 300 if LONG else 90
 
 
+def _deliver(name: str | Callable[[], str], addresses: list[str], fault_smtp: Any,
+             workers: Any, meanwhile: Callable[[], None] | None = None,
+             **settings: str) -> tuple[int, int]:
+    """Start a worker (with ``settings``), post an incident, run ``meanwhile``, wait until
+    every delivery is settled and print the figures for ``addresses`` under ``name`` (a
+    callable when the name holds what only the run knows); returns (missing, duplicates)."""
+    workers.start(fault_smtp.port, **settings)
+    started = time.monotonic()
+    post_incident()
+    if meanwhile is not None:
+        meanwhile()
+    wait_for(settled, "every delivery to be settled", TIMEOUT, workers)
+    _, missing, duplicates = report(name if isinstance(name, str) else name(), addresses,
+                                    fault_smtp.handler.accepted, started)
+    return missing, duplicates
+
+
 def test_a_relay_that_is_down_then_up_gets_everything_once(
         db: Any, fault_smtp: Any, workers: Any) -> None:
     addresses = add_subscribers(SUBSCRIBERS)
     fault_smtp.stop()
-    workers.start(fault_smtp.port)
-    started = time.monotonic()
-    post_incident()
-    time.sleep(4)  # the worker finds no relay, retries
-    fault_smtp.start()
-    wait_for(settled, "every delivery to be settled", TIMEOUT, workers)
 
-    _, missing, duplicates = report("relay down 4 s", addresses, fault_smtp.handler.accepted,
-                                    started)
+    def relay_back_after_4_s() -> None:
+        time.sleep(4)  # the worker finds no relay, retries
+        fault_smtp.start()
+
+    missing, duplicates = _deliver("relay down 4 s", addresses, fault_smtp, workers,
+                                   relay_back_after_4_s)
     assert (missing, duplicates) == (0, 0)
     assert statuses() == {"sent": SUBSCRIBERS}
 
@@ -58,13 +74,7 @@ def test_bursts_of_4xx_are_retried_until_everything_is_delivered_once(
         return "451 4.3.0 Try again later" if n < 600 and n % 100 < 30 else None
 
     fault_smtp.handler.rcpt_policy = bursts
-    workers.start(fault_smtp.port)
-    started = time.monotonic()
-    post_incident()
-    wait_for(settled, "every delivery to be settled", TIMEOUT, workers)
-
-    _, missing, duplicates = report("451 bursts", addresses, fault_smtp.handler.accepted,
-                                    started)
+    missing, duplicates = _deliver("451 bursts", addresses, fault_smtp, workers)
     assert (missing, duplicates) == (0, 0)
     assert statuses() == {"sent": SUBSCRIBERS}
 
@@ -75,13 +85,9 @@ def test_a_550_for_some_addresses_fails_them_visibly_and_delivers_the_rest_once(
     refused = set(addresses[::20])  # 5%
     fault_smtp.handler.rcpt_policy = (
         lambda address: "550 5.1.1 No such user" if address in refused else None)
-    workers.start(fault_smtp.port, MAIL_RETRY_LIMIT="2")
-    started = time.monotonic()
-    post_incident()
-    wait_for(settled, "every delivery to be settled", TIMEOUT, workers)
-
+    _deliver("550 for 5%", [a for a in addresses if a not in refused], fault_smtp, workers,
+             MAIL_RETRY_LIMIT="2")
     accepted = fault_smtp.handler.accepted
-    report("550 for 5%", [a for a in addresses if a not in refused], accepted, started)
     assert set(accepted) == set(addresses) - refused
     assert max(accepted.values()) == 1
     assert statuses() == {"sent": SUBSCRIBERS - len(refused), "failed": len(refused)}
@@ -96,13 +102,7 @@ def test_a_relay_that_stalls_beyond_the_timeout_ends_the_batch_and_the_rest_stil
     stalls = itertools.count()
     fault_smtp.handler.stall_seconds = 5  # the workers wait 2 s (MAIL_TIMEOUT_SECONDS)
     fault_smtp.handler.data_policy = lambda address: "stall" if next(stalls) < 3 else None
-    workers.start(fault_smtp.port)
-    started = time.monotonic()
-    post_incident()
-    wait_for(settled, "every delivery to be settled", TIMEOUT, workers)
-
-    _, missing, duplicates = report("3 stalls of 5 s", addresses, fault_smtp.handler.accepted,
-                                    started)
+    missing, duplicates = _deliver("3 stalls of 5 s", addresses, fault_smtp, workers)
     assert missing == 0
     # A stalled message may still be accepted after the sender gave up: at least once.
     assert duplicates <= 3
@@ -121,13 +121,8 @@ def test_a_connection_dropped_during_data_loses_nothing(
         return None
 
     fault_smtp.handler.data_policy = drop_every_25th
-    workers.start(fault_smtp.port)
-    started = time.monotonic()
-    post_incident()
-    wait_for(settled, "every delivery to be settled", TIMEOUT, workers)
-
-    _, missing, duplicates = report(f"{len(dropped)} drops during DATA", addresses,
-                                    fault_smtp.handler.accepted, started)
+    missing, duplicates = _deliver(lambda: f"{len(dropped)} drops during DATA", addresses,
+                                   fault_smtp, workers)
     assert (missing, duplicates) == (0, 0) and len(dropped) == SUBSCRIBERS // 25
     assert statuses() == {"sent": SUBSCRIBERS}
 
