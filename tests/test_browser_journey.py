@@ -256,11 +256,19 @@ def test_lighthouse_rates_the_status_page_at_least_95(live_server: str, tmp_path
     make_incident("Slow API", components={api.id: "degraded_performance"})
     report = tmp_path / "lighthouse.json"
 
-    subprocess.run([str(LIGHTHOUSE), live_server + "/", "--quiet", "--output=json",
-                    f"--output-path={report}", "--chrome-flags=--headless --no-sandbox",
-                    "--only-categories=performance,accessibility,best-practices,seo"],
-                   check=True, timeout=300, env={"CHROME_PATH": "/usr/bin/chromium",
-                                                 "PATH": "/usr/bin:/bin"})
+    for attempt in range(3):
+        run = subprocess.run(
+            [str(LIGHTHOUSE), live_server + "/", "--quiet", "--output=json",
+             f"--output-path={report}", "--chrome-flags=--headless --no-sandbox",
+             "--only-categories=performance,accessibility,best-practices,seo"],
+            timeout=300, capture_output=True, text=True,
+            env={"CHROME_PATH": "/usr/bin/chromium", "PATH": "/usr/bin:/bin"})
+        # On a loaded machine Chromium's trace may miss the navigation start (NO_NAVSTART,
+        # "Please run Lighthouse again"): a fault of the recording, not of the page.
+        if run.returncode == 0 or "Please run Lighthouse again" not in run.stderr:
+            break
+        print(f"Lighthouse attempt {attempt + 1}: {run.stderr.strip()[-200:]}")
+    assert run.returncode == 0, run.stderr[-2000:]
 
     scores = {name: round(category["score"] * 100)
               for name, category in json.loads(report.read_text())["categories"].items()}
