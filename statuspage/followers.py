@@ -6,7 +6,9 @@ same way: ops may confirm at once; anyone else confirms through a link, emailed 
 address or the webhook's contact, or posted to the Slack or Teams channel itself. An endpoint
 is checked when it is given (an http(s) URL whose host resolves to public addresses only,
 unless WEBHOOK_ALLOW_PRIVATE_ADDRESSES) and again at every send. A follower of one incident
-hears every update of it, and nothing after its resolution has been announced.
+hears every update of it, and nothing after its resolution has been announced. A visitor
+asks to follow one by email through ``signup.request_follow`` (a request a worker takes, so the
+answer shows nothing of the address); ops add followers here directly.
 """
 
 from __future__ import annotations
@@ -61,7 +63,9 @@ def _existing(channel: Channel, endpoint: str | None, email: str | None,
     return db.session.scalars(stmt.limit(1)).first()
 
 
-def _followable(incident_id: int | None) -> Incident | None:
+def followable(incident_id: int | None) -> Incident | None:
+    """The incident with this id if it may be followed (None for None); ValidationError if
+    there is none, Conflict once it is over."""
     if incident_id is None:
         return None
     incident = db.session.get(Incident, incident_id)
@@ -109,7 +113,7 @@ def add_endpoint(
     kind = _parse_channel(channel)
     url = check_endpoint(endpoint)
     contact = _contact(kind, email)
-    incident = _followable(incident_id)
+    incident = followable(incident_id)
     if _existing(kind, url, None, incident_id) is not None:
         raise Conflict(N_("This endpoint is subscribed already."), "endpoint")
     subscriber = _new(kind, endpoint=url, email=contact, incident=incident,
@@ -131,7 +135,7 @@ def subscribe_endpoint(channel: Channel | str, endpoint: str, *, email: str | No
     kind = _parse_channel(channel)
     url = check_endpoint(endpoint)
     contact = _contact(kind, email)
-    incident = _followable(incident_id)
+    incident = followable(incident_id)
     known = _existing(kind, url, None, incident_id)
     if known is None:
         _new(kind, endpoint=url, email=contact, incident=incident, component_ids=(),
@@ -142,27 +146,34 @@ def subscribe_endpoint(channel: Channel | str, endpoint: str, *, email: str | No
     return url
 
 
+def add_email_follow(incident: Incident, address: str, *, language: str = DEFAULT_LANGUAGE,
+                     now: datetime) -> Subscriber:
+    """Joins the caller's transaction: the address's follow of the incident, added unconfirmed
+    and sent its link when new; when known, sent the link again (after the cool-down), and
+    nothing else changes."""
+    known = _existing(Channel.EMAIL, None, address, incident.id)
+    if known is not None:
+        queue_link(known, now)
+        return known
+    return _new(Channel.EMAIL, endpoint=None, email=address, incident=incident,
+                component_ids=(), group_ids=(), confirmed=False, now=now, language=language)
+
+
 def follow_by_email(incident_id: int, email: str, *, confirmed: bool = False,
                     actor: str | None = None, language: str = DEFAULT_LANGUAGE,
                     now: datetime | None = None) -> Subscriber:
-    """Follow one incident by email: a confirmation link is emailed unless ops confirm it;
-    asking again resends the link (after a cool-down) and changes nothing else."""
+    """Add a follower of one incident by email as ops do: confirmed at once, or sent a
+    confirmation link; Conflict if the address follows it already."""
     now = now or utcnow()
     address = normalise_email(email)
-    incident = _followable(incident_id)
-    known = _existing(Channel.EMAIL, None, address, incident_id)
-    if known is not None:
-        if actor is not None:
-            raise Conflict(N_("This address follows the incident already."), "email")
-        queue_link(known, now)
-        db.session.commit()
-        return known
+    incident = followable(incident_id)
+    if _existing(Channel.EMAIL, None, address, incident_id) is not None:
+        raise Conflict(N_("This address follows the incident already."), "email")
     subscriber = _new(Channel.EMAIL, endpoint=None, email=address, incident=incident,
                       component_ids=(), group_ids=(), confirmed=confirmed, now=now,
                       language=language)
-    if actor is not None:
-        add_audit_entry(actor, "subscriber.add", "subscriber", subscriber.id,
-                        f"{address} follows incident {incident_id}")
+    add_audit_entry(actor, "subscriber.add", "subscriber", subscriber.id,
+                    f"{address} follows incident {incident_id}")
     db.session.commit()
     return subscriber
 

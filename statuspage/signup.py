@@ -7,6 +7,10 @@ then takes each request in turn: it finds or creates the (unconfirmed) subscribe
 request as their pending choice, and emails the link that confirms it. Nothing about an
 existing subscription changes until that link is followed and the choice confirmed, which
 activates exactly the pending choice (the newest, if several were made).
+
+Following one incident by email takes the same shape: the visitor's step records a request
+naming the incident, and the worker finds or adds the unconfirmed follower and emails its link
+(a known follower gets the link again, within the same cooldown, and nothing else changes).
 """
 
 from __future__ import annotations
@@ -19,14 +23,17 @@ import sqlalchemy as sa
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Mapped, mapped_column
 
+from . import followers
 from . import subscriptions as subs
 from .components import Component
 from .dbtypes import UTCDateTime, utcnow
 from .extensions import db
+from .incidents import Incident
 from .languages import DEFAULT_LANGUAGE, parse_language
 from .outbox import DeliveryKind
 from .subscriptions import Subscriber, TokenExpired, TokenInvalid, confirm_max_age
 from .validation import ADDRESS_MAX, N_, Conflict, ValidationError, normalise_email
+from .vocabulary import DONE_STATUSES
 
 # How long the choice page may stay open between the address and Save.
 TICKET_MAX_AGE = timedelta(hours=12)
@@ -46,6 +53,9 @@ class SubscriptionRequest(db.Model):
     # The chosen components' ids ("3,5,8"); groups were counted as their members when chosen.
     component_ids: Mapped[str] = mapped_column(sa.Text, default="")
     language: Mapped[str] = mapped_column(sa.String(8), default=DEFAULT_LANGUAGE)
+    # Set: a request to follow this one incident (the incident is the whole choice).
+    incident_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("incident.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
@@ -103,6 +113,20 @@ def request_subscription(
     return request
 
 
+def request_follow(incident_id: int, email: str, *, language: str = DEFAULT_LANGUAGE,
+                   now: datetime | None = None) -> SubscriptionRequest:
+    """Record a request to follow one incident by email; a worker emails the link that
+    confirms it. The same work for every address: one insert, no lookup of who follows."""
+    now = now or utcnow()
+    address = normalise_email(email)
+    followers.followable(incident_id)  # one read of the incident, whoever asks
+    request = SubscriptionRequest(email=address, incident_id=incident_id, created_at=now,
+                                  language=parse_language(language))
+    db.session.add(request)
+    db.session.commit()
+    return request
+
+
 # --- the worker's step -------------------------------------------------------------------------
 
 def _subscriber_for(request: SubscriptionRequest, now: datetime) -> Subscriber:
@@ -115,7 +139,19 @@ def _subscriber_for(request: SubscriptionRequest, now: datetime) -> Subscriber:
     return subscriber
 
 
+def _take_follow(request: SubscriptionRequest, now: datetime) -> None:
+    incident = db.session.get(Incident, request.incident_id)
+    # The follower row is all that is left of the request: its link confirms the incident.
+    db.session.delete(request)
+    if incident is None or incident.status in DONE_STATUSES:
+        return  # it ended before the worker came to it: there is nothing more to follow
+    followers.add_email_follow(incident, request.email, language=request.language, now=now)
+
+
 def _take(request: SubscriptionRequest, now: datetime) -> None:
+    if request.incident_id is not None:
+        _take_follow(request, now)
+        return
     subscriber = _subscriber_for(request, now)
     # The newest choice is the pending one; earlier ones would only confuse the link.
     db.session.execute(sa.delete(SubscriptionRequest).where(
@@ -189,7 +225,8 @@ def activate(subscriber: Subscriber, request_id: Any, *, now: datetime | None = 
 
 
 def purge_requests(*, now: datetime | None = None) -> int:
-    """Delete choices never confirmed within the link's lifetime; returns how many."""
+    """Delete choices never confirmed within the link's lifetime, and requests to follow an
+    incident never taken in it; returns how many."""
     now = now or utcnow()
     result = db.session.execute(sa.delete(SubscriptionRequest).where(
         SubscriptionRequest.created_at < now - confirm_max_age()))

@@ -562,6 +562,24 @@ def test_subscribers_are_added_with_or_without_confirmation(api: Api, make_compo
     error_of(api.get(f"/subscribers/{pending['id']}"), 404)
 
 
+def test_ops_add_a_follower_of_one_incident_at_once_and_a_known_one_is_a_conflict(
+        api: Api, db: Any) -> None:
+    incident = inc.open_incident("Checkout errors", body="Looking into it.")
+    added = api.post(f"/incidents/{incident.id}/subscribers",
+                     {"subscriber": {"email": "Follower@Example.com"}})
+
+    assert added.status_code == 201, added.get_data(as_text=True)
+    follower = subs.get_subscriber(added.get_json()["id"])
+    assert (follower.email, follower.incident_id, follower.confirmed) == (
+        "follower@example.com", incident.id, False)
+    [delivery] = db.session.scalars(sa.select(Delivery))  # its link, queued in the request
+    assert (delivery.kind, delivery.to_address) == (DeliveryKind.CONFIRM, "follower@example.com")
+    again = api.post(f"/incidents/{incident.id}/subscribers",
+                     {"subscriber": {"email": "follower@example.com"}})
+    assert error_of(again, 409)["field"] == "email"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 1
+
+
 def test_an_incident_opened_through_the_api_queues_its_notice(api: Api, make_component: Any,
                                                               db: Any) -> None:
     component = make_component("API")

@@ -269,17 +269,21 @@ class SubscribingForm:
         return self.actions.post(self.url, {**self.fields, **extra})
 
     def stored(self) -> int:
+        """The subscribers there are once a worker took what the form recorded."""
         _db.session.rollback()
+        signup.process_requests()
         return _db.session.scalar(sa.select(sa.func.count()).select_from(subs.Subscriber))
 
     def sent(self) -> list[bytes]:
         """The bodies of every email and POST a worker sent since the form was posted."""
+        signup.process_requests()
         notify.deliver()
         return [*(m.as_bytes() for m in self.smtp.messages),
                 *(r.body for r in self.receiver.requests)]
 
     def confirmations(self) -> list[bytes]:
         """What reached the address or channel the form named."""
+        signup.process_requests()
         notify.deliver()
         if self.confirmation_to.startswith("/"):
             return [r.body for r in self.receiver.requests if r.path == self.confirmation_to]

@@ -250,7 +250,8 @@ def subscribe_channel() -> Page:
 @subscribe_limits[0]
 @subscribe_limits[1]
 def follow_incident(incident_id: int) -> Page:
-    """Follow one incident by email or webhook, until it is resolved."""
+    """Follow one incident by email or webhook, until it is resolved. By email, a worker
+    emails the link: the same answer, after the same work, whoever the address is."""
     incident, form = page.incident(incident_id), FollowForm()
     if not form.validate_on_submit():  # the proof of work is checked before anything else
         return _follow_page(form, incident, _unsent(form))
@@ -259,8 +260,8 @@ def follow_incident(incident_id: int) -> Page:
             followers.subscribe_endpoint("webhook", form.endpoint.data, email=form.email.data,
                                          incident_id=incident_id, language=current_language())
         else:
-            followers.follow_by_email(incident_id, form.email.data or "",
-                                      language=current_language())
+            signup.request_follow(incident_id, form.email.data or "",
+                                  language=current_language())
     except DomainError as exc:
         _refused(form, exc)
         return _follow_page(form, incident, exc.status_code)
