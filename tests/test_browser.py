@@ -168,6 +168,34 @@ def test_a_day_of_the_uptime_bars_opens_on_click_and_keyboard_with_its_incidents
     assert not detail.is_visible()
 
 
+def test_a_day_in_polish_tells_its_uptime_and_links_its_incident_in_polish(
+        tab, live_server, make_component, make_incident):
+    # The page carries a day's percentage and incident ids only; page.js puts the words and
+    # the links' common parts around them.
+    from statuspage.components import set_component_status
+    from statuspage.dbtypes import utcnow
+
+    now = utcnow()
+    noon = datetime.combine(now.date() - timedelta(days=3), datetime.min.time(), UTC).replace(
+        hour=12)
+    api = make_component("API", now=now - timedelta(days=200))
+    set_component_status(api, "partial_outage", now=noon)
+    set_component_status(api, "operational", now=noon + timedelta(hours=3))
+    incident = make_incident("API errors", components={api.id: "major_outage"})
+
+    tab.goto(live_server + "/?lang=pl")
+    strip = tab.locator(".uptime-bars")
+    detail = tab.locator(".day-detail")
+    day = strip.locator("i").nth(86)
+    title = day.get_attribute("title")  # from the server: "<date>: <status>, <uptime>"
+    assert re.fullmatch(r".+ \d{4}: Częściowa awaria, dostępność \d+,\d\d%", title), title
+    day.click()
+    assert detail.locator("p").first.inner_text() == title.split(": ")[1].replace(", ", " · ")
+    strip.locator("i").last.click()
+    assert detail.get_by_role("link", name="API errors").get_attribute(
+        "href") == f"/incidents/{incident.id}?lang=pl"
+
+
 def test_a_component_description_opens_on_click(tab, live_server, make_component):
     make_component("API", description="The REST API used by ERP systems.")
 

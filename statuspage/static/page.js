@@ -97,9 +97,13 @@
     return {
       day: day,
       status: words.statuses[bar.classList[0]] || words.operational,
-      uptime: bar.getAttribute("data-u") || words.full,
+      uptime: bar.hasAttribute("data-u") ? words.uptime.replace("{}", bar.getAttribute("data-u"))
+                                          : words.full,
       outage: bar.getAttribute("data-o") || "",
-      incidents: JSON.parse(bar.getAttribute("data-i") || "[]")
+      // [name, id] pairs; the link is the incident URL's two parts around the id.
+      incidents: JSON.parse(bar.getAttribute("data-i") || "[]").map(function (item) {
+        return [item[0], words.incident[0] + item[1] + words.incident[1]];
+      })
     };
   }
 

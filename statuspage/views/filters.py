@@ -86,20 +86,20 @@ def duration(minutes: int) -> str:
 
 def bar_facts(bar: Any) -> dict[str, Any]:
     """What a day of the uptime bars tells: its status, uptime, outage and incidents."""
-    label = str(status_label(bar.status))
-    uptime = gettext("%(pct)s uptime", pct=percent(bar.uptime))
+    label, shown = str(status_label(bar.status)), percent(bar.uptime)
+    uptime = gettext("%(pct)s uptime", pct=shown)
     outage = [gettext("Major outage: %(duration)s", duration=duration(bar.major_minutes))
               if bar.major_minutes else "",
               gettext("Partial outage: %(duration)s", duration=duration(bar.partial_minutes))
               if bar.partial_minutes else ""]
-    # The status word and a full day's uptime are not repeated per day: page.js has them from
-    # uptime_words, by the day's class letter (hundreds of such days on a large page).
+    # The status word, a full day's uptime, the words around a percentage and the incident
+    # links' common parts are not repeated per day: page.js has them from uptime_words, by
+    # the day's class letter (hundreds of such days on a large page).
     return {
-        "status": label, "uptime": uptime, "partial_uptime": uptime != _full_day(),
-        "outage": " · ".join(o for o in outage if o),
+        "status": label, "uptime": uptime, "percent": shown,
+        "partial_uptime": shown != percent(100.0), "outage": " · ".join(o for o in outage if o),
         "title": f"{times.calendar_day(bar.day)}: {label}, {uptime}",
-        "incidents": [[name, url_for("public.incident", incident_id=i)]
-                      for i, name in bar.incidents],
+        "incidents": [[name, i] for i, name in bar.incidents],
     }
 
 
@@ -107,11 +107,17 @@ def _full_day() -> str:
     return gettext("%(pct)s uptime", pct=percent(100.0))
 
 
+# An incident id no page has, to split an incident's URL around the id for page.js.
+_ANY_INCIDENT = 987654321
+
+
 def uptime_words() -> dict[str, Any]:
     """The words page.js needs for the detail of a quiet day and for its controls."""
     return {"operational": str(ComponentStatus.OPERATIONAL.label),
             "statuses": {status.value[0]: str(status.label) for status in ComponentStatus},
-            "full": _full_day(),
+            "full": _full_day(), "uptime": gettext("%(pct)s uptime", pct="{}"),
+            "incident": url_for("public.incident", incident_id=_ANY_INCIDENT).split(
+                str(_ANY_INCIDENT)),
             "nodata": gettext("No data"), "noincidents": gettext("No incidents this day."),
             "close": gettext("Close")}
 
