@@ -80,6 +80,12 @@ def enum_column(enum_cls: type[enum.StrEnum], name: str, **kwargs: Any) -> sa.En
     )
 
 
+def unique_where(name: str, *columns: str, where: str) -> sa.Index:
+    """A unique index over the rows that match ``where`` (partial, on SQLite and PostgreSQL)."""
+    return sa.Index(name, *columns, unique=True, sqlite_where=sa.text(where),
+                    postgresql_where=sa.text(where))
+
+
 def _enforce_sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) -> None:
     # SQLite ignores ON DELETE CASCADE / SET NULL unless each connection asks for them.
     if type(dbapi_connection).__module__.startswith("sqlite3"):

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from . import components as comp
 from .audit import add_audit_entry
 from .components import Component, ComponentGroup
-from .dbtypes import UTCDateTime, as_utc, enum_column, parse_id, utcnow
+from .dbtypes import UTCDateTime, as_utc, enum_column, parse_id, unique_where, utcnow
 from .extensions import db
 from .languages import DEFAULT_LANGUAGE, parse_language
 from .outbox import Channel, Delivery, DeliveryKind, DeliveryStatus, add_delivery
@@ -114,11 +114,11 @@ def new_public_id() -> str:
 class Subscriber(db.Model):
     __tablename__ = "subscriber"
     __table_args__ = (
-        # One page-wide email subscription per address; webhook contacts and followers of
-        # single incidents may share it.
-        sa.Index("uq_subscriber_email", "email", unique=True,
-                 sqlite_where=sa.text("channel = 'email' AND incident_id IS NULL"),
-                 postgresql_where=sa.text("channel = 'email' AND incident_id IS NULL")),
+        # Per address: one page-wide email subscription, one open follow of each incident.
+        unique_where("uq_subscriber_email", "email",
+                     where="channel = 'email' AND incident_id IS NULL"),
+        unique_where("uq_subscriber_follow", "incident_id", "email",
+                     where="channel = 'email' AND incident_id IS NOT NULL AND ended_at IS NULL"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

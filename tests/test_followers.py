@@ -157,3 +157,31 @@ def test_follow_requests_and_followers_never_confirmed_are_purged(
     assert requests() == 0 and follows_of(ADDRESS) == [] and follows_of("taken@example.com") == []
     assert _db.session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(
         Delivery.status == "queued")) == 0
+
+
+def test_two_workers_racing_to_add_one_address_leave_one_follower(
+        actions: Actions, incident: Any, smtp: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    follow(actions, incident)
+    real_existing = followers._existing
+
+    def raced(*args: Any) -> Any:
+        # Another worker adds the same follower between this one's lookup and its insert.
+        monkeypatch.setattr(followers, "_existing", real_existing)
+        with _db.engine.begin() as other:
+            other.execute(sa.insert(subs.Subscriber.__table__).values(
+                channel="email", email=ADDRESS, incident_id=incident.id, all_components=True,
+                created_at=utcnow(), updated_at=utcnow(), public_id="racer0000000000a",
+                language="en"))
+        return None
+
+    monkeypatch.setattr(followers, "_existing", raced)
+    assert signup.process_requests() == 0  # the insert hits the index; the request waits
+    assert requests() == 1
+    assert signup.process_requests() == 1  # the next tick finds the other worker's follower
+    assert [f.public_id for f in follows_of(ADDRESS)] == ["racer0000000000a"]
+    with pytest.raises(sa.exc.IntegrityError):
+        with _db.engine.begin() as other:
+            other.execute(sa.insert(subs.Subscriber.__table__).values(
+                channel="email", email=ADDRESS, incident_id=incident.id, all_components=True,
+                created_at=utcnow(), updated_at=utcnow(), public_id="racer0000000000b",
+                language="en"))

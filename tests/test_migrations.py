@@ -111,3 +111,26 @@ def test_existing_subscribers_get_public_ids_of_their_own(empty_database_url):
         assert len(ids) == len(set(ids)) == 3 and all(len(i) == 16 for i in ids)
         downgrade(revision="base")
         db.engine.dispose()
+
+
+def test_duplicate_follows_of_one_address_are_ended_but_the_oldest(empty_database_url):
+    from statuspage import incidents
+    from statuspage.subscriptions import Subscriber
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database_url})
+    with app.app_context():
+        upgrade(revision="0009")  # the models are 0010's schema without its index
+        incident = incidents.open_incident("Outage", body="Down.")
+        for email, incident_id in [("a@example.com", incident.id), ("a@example.com", incident.id),
+                                   ("a@example.com", incident.id), ("b@example.com", incident.id),
+                                   ("a@example.com", None)]:
+            db.session.add(Subscriber(email=email, incident_id=incident_id))
+        db.session.commit()
+        db.session.remove()
+        upgrade()
+        with db.engine.connect() as connection:
+            still_open = list(connection.execute(sa.text(
+                "SELECT ended_at IS NULL FROM subscriber ORDER BY id")).scalars())
+        assert still_open == [True, False, False, True, True]
+        downgrade(revision="base")
+        db.engine.dispose()
