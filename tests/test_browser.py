@@ -115,7 +115,8 @@ def test_ops_open_an_incident_and_the_public_banner_follows(tab, live_server, ad
     assert tab.locator(".component-status.status-partial_outage").count() == 2
 
 
-def test_every_uptime_bar_has_a_tooltip_once_the_script_ran(tab, live_server, make_component):
+def _partial_outage_three_days_ago(make_component: Any) -> Any:
+    """A component of long standing with three hours of partial outage at noon three days ago."""
     from statuspage.components import set_component_status
     from statuspage.dbtypes import utcnow
 
@@ -125,6 +126,14 @@ def test_every_uptime_bar_has_a_tooltip_once_the_script_ran(tab, live_server, ma
     api = make_component("API", now=now - timedelta(days=200))
     set_component_status(api, "partial_outage", now=noon)
     set_component_status(api, "operational", now=noon + timedelta(hours=3))
+    return api
+
+
+def test_every_uptime_bar_has_a_tooltip_once_the_script_ran(tab, live_server, make_component):
+    from statuspage.dbtypes import utcnow
+
+    now = utcnow()
+    _partial_outage_three_days_ago(make_component)
 
     tab.goto(live_server + "/")
     titles = tab.locator(".uptime-bars i").evaluate_all("bars => bars.map(b => b.title)")
@@ -135,6 +144,8 @@ def test_every_uptime_bar_has_a_tooltip_once_the_script_ran(tab, live_server, ma
     trouble = [t for t in titles if "Partial Outage" in t]
     assert len(trouble) == 1 and trouble[0].endswith("% uptime")
     assert titles[-1].startswith(f"{days[-1]:%b} {days[-1].day}, {days[-1].year}: ")
+
+
 def test_a_day_of_the_uptime_bars_opens_on_click_and_keyboard_with_its_incidents(
         tab, live_server, make_component, make_incident):
     from statuspage.incidents import resolve_incident
@@ -172,15 +183,7 @@ def test_a_day_in_polish_tells_its_uptime_and_links_its_incident_in_polish(
         tab, live_server, make_component, make_incident):
     # The page carries a day's percentage and incident ids only; page.js puts the words and
     # the links' common parts around them.
-    from statuspage.components import set_component_status
-    from statuspage.dbtypes import utcnow
-
-    now = utcnow()
-    noon = datetime.combine(now.date() - timedelta(days=3), datetime.min.time(), UTC).replace(
-        hour=12)
-    api = make_component("API", now=now - timedelta(days=200))
-    set_component_status(api, "partial_outage", now=noon)
-    set_component_status(api, "operational", now=noon + timedelta(hours=3))
+    api = _partial_outage_three_days_ago(make_component)
     incident = make_incident("API errors", components={api.id: "major_outage"})
 
     tab.goto(live_server + "/?lang=pl")
