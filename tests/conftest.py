@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import flask_babel
 import pytest
@@ -37,7 +37,7 @@ from statuspage.incidents import open_incident
 from statuspage.maintenance import schedule_maintenance
 from statuspage.site import SETTINGS_ID, new_page_code
 from statuspage.staff import create_user
-from tests.processes import stop
+from tests.processes import output_file, output_of, stop
 
 pytest_plugins = ["tests.smtp", "tests.receiver"]  # smtp and receiver fixtures; the mail guard
 
@@ -271,15 +271,18 @@ def gunicorn_factory(database_url: str, db: Any, tmp_path: Path
     """Start gunicorn serving wsgi:app over the test database; yields ``start(**env)``, which
     returns the base URL. Stopped at the end of the test."""
     servers: list[subprocess.Popen[str]] = []
+    outputs: list[IO[str]] = []
 
     def start(*options: str, workers: int = 2, **env: str) -> str:
         port = free_port()
+        output = output_file()
+        outputs.append(output)
         base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
              f"127.0.0.1:{port}", "--no-control-socket", "--log-level", "warning", *options,
              "wsgi:app"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
             env={**os.environ, "DATABASE_URL": database_url,
                  "SECRET_KEY": "server-process-test-5e0b3c8a9d7f1246",
                  "BASE_URL": base, "MAIL_PORT": "9",  # nothing sends mail here
@@ -292,13 +295,13 @@ def gunicorn_factory(database_url: str, db: Any, tmp_path: Path
                 return base
             except (requests.ConnectionError, requests.Timeout):
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not start:\n{server.stdout.read()}")  # type: ignore[union-attr]
+                    pytest.fail(f"gunicorn did not start:\n{output_of(output)}")
                 time.sleep(0.2)
 
     yield start
     stop(*servers, timeout=10)
-    for server in servers:
-        server.stdout.close()  # type: ignore[union-attr]
+    for output in outputs:
+        output.close()
 
 
 def form_errors(html: str) -> list[str]:

@@ -1,9 +1,25 @@
-"""Stopping the server and worker processes tests start: asked first, killed if they linger."""
+"""The server and worker processes tests start: where their output goes, and stopping them
+(asked first, killed if they linger)."""
 
 from __future__ import annotations
 
 import subprocess
-from typing import Any
+import tempfile
+from typing import IO, Any
+
+
+def output_file() -> IO[str]:
+    """Somewhere for a child's output that never fills: a pipe nobody reads holds 64 KB, and
+    a server logging more than that (a warning per request while its database is down)
+    blocks on its next write and stops answering."""
+    return tempfile.TemporaryFile("w+")
+
+
+def output_of(output: IO[str]) -> str:
+    """All a child has written to its ``output_file`` so far."""
+    output.flush()
+    output.seek(0)
+    return output.read()
 
 
 def stop(*processes: subprocess.Popen[Any], timeout: float) -> None:

@@ -21,6 +21,7 @@ from statuspage import create_app
 from statuspage.site import get_page_settings
 from statuspage.staff import create_api_key
 from tests.conftest import free_port, require_tool
+from tests.processes import output_file, output_of
 
 LIMIT = 5
 REQUESTS = 24
@@ -36,10 +37,11 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     binary = shutil.which("redis-server")
     require_tool("redis-server", binary is not None)
     port = free_port()
+    output = output_file()
     server = subprocess.Popen(
         [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--dir", str(tmp_path_factory.mktemp("redis"))],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=output, stderr=subprocess.STDOUT)
     url = f"redis://127.0.0.1:{port}/0"
     try:
         deadline = time.monotonic() + 10
@@ -49,13 +51,13 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 break
             except redis.ConnectionError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"redis-server did not start:\n{server.stdout.read()}")  # type: ignore[union-attr]
+                    pytest.fail(f"redis-server did not start:\n{output_of(output)}")
                 time.sleep(0.05)
         yield url
     finally:
         server.terminate()
         server.wait(timeout=10)
-        server.stdout.close()  # type: ignore[union-attr]
+        output.close()
 
 
 @pytest.fixture

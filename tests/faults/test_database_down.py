@@ -26,7 +26,7 @@ from statuspage.extensions import db
 from statuspage.site import get_page_settings
 from tests.conftest import require_tool
 from tests.faults.cluster import Cluster, free_port, initdb_path
-from tests.processes import stop
+from tests.processes import output_file, output_of, stop
 
 # Long and varied enough for the production check on SECRET_KEY.
 KEY = "database-down-test-key-0123456789abcdef"
@@ -44,6 +44,7 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
     require_tool("PostgreSQL (initdb)", initdb_path() is not None)
     cluster = Cluster()
     server = None
+    output = output_file()
     try:
         cluster.create()
         app = create_app({"TESTING": True, "SECRET_KEY": "t",
@@ -66,8 +67,7 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind",
              f"127.0.0.1:{port}", "--no-control-socket", "--log-level", "warning",
-             "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True)
+             "wsgi:app"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -76,14 +76,14 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
                 break
             except (requests.ConnectionError, requests.Timeout):  # a busy machine is slow
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not start:\n{server.stdout.read()}")
+                    pytest.fail(f"gunicorn did not start:\n{output_of(output)}")
                 time.sleep(0.2)
         yield {"base": base, "cluster": cluster, "page": page_id, "read": read_key,
                "write": write_key}
     finally:
         if server is not None:
             stop(server, timeout=10)
-            server.stdout.close()
+        output.close()
         cluster.remove()
 
 
