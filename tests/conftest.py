@@ -13,7 +13,6 @@ import secrets
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -37,7 +36,7 @@ from statuspage.incidents import open_incident
 from statuspage.maintenance import schedule_maintenance
 from statuspage.site import SETTINGS_ID, new_page_code
 from statuspage.staff import create_user
-from tests.processes import output_file, output_of, stop
+from tests.processes import output_file, output_of, serving, stop
 
 pytest_plugins = ["tests.smtp", "tests.receiver"]  # smtp and receiver fixtures; the mail guard
 
@@ -247,15 +246,8 @@ def make_maintenance(db: Any) -> Any:
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 in a thread; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
+    with serving(make_server("127.0.0.1", 0, app, threaded=True)) as base:
+        yield base
 
 
 def free_port() -> int:

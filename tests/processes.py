@@ -1,11 +1,28 @@
-"""The server and worker processes tests start: where their output goes, and stopping them
-(asked first, killed if they linger)."""
+"""The servers and worker processes tests start: servers in a thread of the test, where a
+process's output goes, and stopping processes (asked first, killed if they linger)."""
 
 from __future__ import annotations
 
 import subprocess
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, Any
+
+
+@contextmanager
+def serving(server: Any) -> Iterator[str]:
+    """Run a ``socketserver``-style server bound to loopback (werkzeug's, ``http.server``'s)
+    in a thread; yields its base URL, then shuts it down and closes its socket."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
 
 
 def output_file() -> IO[str]:

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -27,6 +26,7 @@ from statuspage.incidents import resolve_incident
 from statuspage.site import get_page_settings
 from statuspage.staff import create_api_key
 from tests.conftest import require_tool
+from tests.processes import serving
 
 CLIENTS = Path(__file__).resolve().parent / "clients"
 NODE_MODULES = CLIENTS / "node_modules"
@@ -87,14 +87,8 @@ def embedding_site(live_server: str) -> Iterator[str]:
     handler = type("Handler", (_EmbeddingSite,), {"status_src": live_server})
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(CLIENTS)))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
+    with serving(server) as base:
+        yield base
 
 
 @pytest.fixture
